@@ -1,0 +1,47 @@
+"""ssrzoo: a PyTorch model zoo for spectral reconstruction from RGB.
+
+>>> import ssrzoo
+>>> ssrzoo.list_models("*ktsr*")  # doctest: +SKIP
+['mae_ktsr']
+"""
+
+__version__ = "0.1.0"
+
+from .exceptions import (  # noqa: E402
+    CheckpointError,
+    ChecksumError,
+    SsrzooError,
+    UnknownModelError,
+    WeightsNotFoundError,
+)
+from .models import (  # noqa: E402
+    PretrainedCfg,
+    create_model,
+    get_pretrained_cfg,
+    is_model,
+    list_aliases,
+    list_models,
+    list_pretrained,
+    push_to_hub,
+    register_model,
+    save_pretrained,
+)
+
+__all__ = [
+    "CheckpointError",
+    "ChecksumError",
+    "PretrainedCfg",
+    "SsrzooError",
+    "UnknownModelError",
+    "WeightsNotFoundError",
+    "__version__",
+    "create_model",
+    "get_pretrained_cfg",
+    "is_model",
+    "list_aliases",
+    "list_models",
+    "list_pretrained",
+    "push_to_hub",
+    "register_model",
+    "save_pretrained",
+]

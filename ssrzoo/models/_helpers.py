@@ -1,0 +1,133 @@
+"""Reading weight files safely: safetensors first, never an unsafe unpickle."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from ..exceptions import CheckpointError, ChecksumError
+
+__all__ = ["clean_state_dict", "file_sha256", "load_state_dict", "verify_sha256"]
+
+_logger = logging.getLogger(__name__)
+_STRIP_PREFIXES = ("module.", "_orig_mod.")
+
+
+def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so large files need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | Path, expected: str | None, what: str = "weight file") -> None:
+    """Raise :class:`ChecksumError` if ``path`` does not hash to ``expected``.
+
+    ``expected=None`` skips the check (user-supplied files have nothing to compare with).
+    """
+    if not expected:
+        return
+    actual = file_sha256(path)
+    if actual.lower() != expected.lower():
+        raise ChecksumError(
+            f"sha256 mismatch for {what} {str(path)!r}: expected {expected}, got {actual}; "
+            "the file is corrupt or not the published one: delete it and load again"
+        )
+
+
+def clean_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Strip the ``module.`` (DDP) and ``_orig_mod.`` (``torch.compile``) key prefixes."""
+    out = {}
+    for key, value in state_dict.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in _STRIP_PREFIXES:
+                if key.startswith(prefix):
+                    key, changed = key[len(prefix) :], True
+            key = key.replace("._orig_mod.", ".")
+        out[key] = value
+    return out
+
+
+def load_state_dict(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Load a state dict from ``.safetensors``, or from a tensors-only torch pickle.
+
+    ``.pth``/``.bin``/``.pt`` files go through ``torch.load(weights_only=True)``, which
+    refuses arbitrary Python objects; there is no unsafe fallback.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: the file is corrupt, holds pickled objects, or holds no tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    if _is_safetensors(path):
+        try:
+            state = load_file(str(path), device=str(map_location))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(
+                f"{str(path)!r} is not a readable safetensors file ({_first_line(err)}); "
+                "re-download it or re-export it with `ssrzoo.save_pretrained`"
+            ) from err
+    else:
+        try:
+            state = torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise CheckpointError(
+                f"{str(path)!r} holds pickled Python objects, which ssrzoo never unpickles; "
+                "re-save it as tensors only (safetensors.torch.save_file(model.state_dict(), "
+                "'model.safetensors')) in the environment that made it"
+            ) from err
+        except (RuntimeError, EOFError, OSError, ValueError) as err:
+            raise CheckpointError(
+                f"{str(path)!r} is neither safetensors nor a torch checkpoint "
+                f"({_first_line(err)}); check the file"
+            ) from err
+        state = _unwrap(state, path)
+    return clean_state_dict(state)
+
+
+def _is_safetensors(path: Path) -> bool:
+    if path.suffix == ".safetensors":
+        return True
+    # safetensors starts with an 8-byte little-endian header length, then '{'.
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
+    """Accept ``{'state_dict': ...}``/``{'model': ...}`` wrappers that training scripts write."""
+    if isinstance(state, Mapping):
+        for key in ("state_dict", "model", "model_state_dict"):
+            inner = state.get(key)
+            if isinstance(inner, Mapping):
+                state = inner
+                break
+    if not isinstance(state, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise CheckpointError(
+            f"{str(path)!r} does not hold a flat mapping of name -> tensor; "
+            "save `model.state_dict()` instead"
+        )
+    if not state:
+        raise CheckpointError(f"{str(path)!r} holds no tensors")
+    _logger.info("loaded torch checkpoint %s with weights_only=True", path)
+    return dict(state)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

@@ -1,0 +1,398 @@
+"""Hub plumbing: weight resolution, ``config.json``, ``save_pretrained``, ``push_to_hub``.
+
+A Hub repo (or a local folder) of an ssrzoo weight holds exactly what
+:func:`save_pretrained` writes: ``config.json`` (architecture, model args, pretrained
+cfg), ``model.safetensors`` and a ``README.md`` model card with YAML front matter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from safetensors.torch import save_file
+
+from .. import __version__
+from ..exceptions import CheckpointError, WeightsNotFoundError
+from ._helpers import file_sha256, verify_sha256
+from ._pretrained import PretrainedCfg, json_ready
+
+__all__ = [
+    "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "bundled_weights_dir",
+    "download_from_hub",
+    "load_config",
+    "push_to_hub",
+    "resolve_pretrained_file",
+    "save_pretrained",
+]
+
+_logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+_HUB_MISSES = (
+    EntryNotFoundError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+    HfHubHTTPError,
+    OSError,
+)
+
+
+def bundled_weights_dir() -> Path:
+    """The folder inside the installed package that holds bundled weight folders."""
+    return Path(str(resources.files("ssrzoo") / "weights"))
+
+
+def download_from_hub(
+    repo_id: str,
+    filename: str,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    local_files_only: bool = False,
+) -> Path:
+    """``hf_hub_download`` with ssrzoo's library name, returning a local path.
+
+    Honours ``HF_HUB_OFFLINE``, ``HF_HOME``/``HF_HUB_CACHE`` and ``cache_dir`` through
+    huggingface_hub itself.
+    """
+    path = hf_hub_download(
+        repo_id,
+        filename,
+        revision=revision,
+        cache_dir=cache_dir,
+        local_files_only=local_files_only,
+        library_name="ssrzoo",
+        library_version=__version__,
+    )
+    return Path(path)
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def resolve_pretrained_file(
+    cfg: PretrainedCfg, *, cache_dir: str | Path | None = None
+) -> Path:
+    """Find the weight file of ``cfg`` and verify its sha256.
+
+    Resolution order (first hit wins; every candidate is checked against ``cfg.sha256``):
+
+    1. ``cfg.file``, an explicit local file (e.g. from ``pretrained_cfg_overlay``);
+    2. the Hugging Face Hub cache (``cache_dir``, else ``HF_HUB_CACHE``/``HF_HOME``), no
+       network;
+    3. the copy bundled in the package, so air-gapped machines work out of the box;
+    4. a Hub download over the network, unless ``HF_HUB_OFFLINE`` is set.
+
+    The cache is read before the bundled copy and the network last, because all copies
+    share one pinned sha256: a network round trip cannot give different bytes, and on an
+    air-gapped machine it costs ~20 s of retries before failing.
+
+    Raises:
+        WeightsNotFoundError: no source had the file; the message says how to get it.
+        ChecksumError: a file was found but its sha256 is not the pinned one.
+    """
+    tried: list[str] = []
+    if cfg.file:
+        path = Path(cfg.file).expanduser()
+        if not path.is_file():
+            raise WeightsNotFoundError(
+                f"weight file {str(path)!r} given for {cfg.name!r} does not exist"
+            )
+        verify_sha256(path, cfg.sha256)
+        return path
+
+    if cfg.hf_hub_id:
+        try:
+            path = download_from_hub(
+                cfg.hf_hub_id,
+                cfg.hf_hub_filename,
+                revision=cfg.hf_hub_revision,
+                cache_dir=cache_dir,
+                local_files_only=True,
+            )
+        except _HUB_MISSES:
+            tried.append(f"Hub cache ({cfg.hf_hub_id})")
+        else:
+            verify_sha256(path, cfg.sha256)
+            return path
+
+    bundled = bundled_weights_dir() / cfg.name / cfg.hf_hub_filename
+    if bundled.is_file():
+        verify_sha256(bundled, cfg.sha256)
+        return bundled
+    tried.append("bundled copy")
+
+    if cfg.hf_hub_id and not _offline():
+        try:
+            path = download_from_hub(
+                cfg.hf_hub_id,
+                cfg.hf_hub_filename,
+                revision=cfg.hf_hub_revision,
+                cache_dir=cache_dir,
+            )
+        except _HUB_MISSES as err:
+            tried.append(f"Hub download ({type(err).__name__})")
+        else:
+            verify_sha256(path, cfg.sha256)
+            return path
+    elif cfg.hf_hub_id:
+        tried.append("Hub download (skipped: HF_HUB_OFFLINE is set)")
+
+    where = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else "its publisher"
+    raise WeightsNotFoundError(
+        f"no weights for {cfg.name!r} (tried: {', '.join(tried)}); connect to the network, "
+        f"or download {cfg.hf_hub_filename} from {where} and pass "
+        "checkpoint_path=... or pretrained_cfg_overlay={'file': ...}"
+    )
+
+
+def load_config(path_or_repo: str | Path, *, revision: str | None = None,
+                cache_dir: str | Path | None = None, hub: bool = False) -> tuple[dict[str, Any], Path]:
+    """Read ``config.json`` of a local folder (``hub=False``) or a Hub repo.
+
+    Returns:
+        The parsed config and the folder that holds it (the Hub snapshot for a repo).
+    """
+    if hub:
+        try:
+            config_file = download_from_hub(
+                str(path_or_repo), CONFIG_NAME, revision=revision, cache_dir=cache_dir
+            )
+        except _HUB_MISSES as err:
+            raise WeightsNotFoundError(
+                f"cannot get {CONFIG_NAME} of Hub repo {str(path_or_repo)!r} "
+                f"({type(err).__name__}); check the repo id, the network or the cache"
+            ) from err
+    else:
+        config_file = Path(path_or_repo).expanduser() / CONFIG_NAME
+        if not config_file.is_file():
+            raise WeightsNotFoundError(
+                f"{str(config_file)!r} not found; a local-dir: model folder needs "
+                f"{CONFIG_NAME} and {WEIGHTS_NAME} as written by ssrzoo.save_pretrained"
+            )
+    try:
+        config = json.loads(Path(config_file).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{str(config_file)!r} is not valid JSON ({err})") from err
+    if not isinstance(config, dict) or "architecture" not in config:
+        raise CheckpointError(
+            f"{str(config_file)!r} has no 'architecture' key; write it with ssrzoo.save_pretrained"
+        )
+    return config, Path(config_file).parent
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temp file in the same folder then rename, so no half file is left."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_pretrained(
+    model: torch.nn.Module,
+    save_directory: str | Path,
+    *,
+    model_args: Mapping[str, Any] | None = None,
+    pretrained_cfg: PretrainedCfg | None = None,
+    card_body: str | None = None,
+) -> Path:
+    """Write ``config.json``, ``model.safetensors`` and ``README.md`` to a folder.
+
+    The folder loads back with ``create_model('local-dir:<folder>')`` and is exactly what
+    :func:`push_to_hub` uploads. Each file is written atomically.
+
+    Args:
+        model: a model built by :func:`ssrzoo.create_model` (its ``pretrained_cfg`` and
+            ``model_args`` are used unless given here).
+        save_directory: target folder; created if missing.
+        model_args: keyword arguments that rebuild the architecture.
+        pretrained_cfg: metadata to store; its ``sha256`` is set to the written file's.
+        card_body: Markdown for the model card below the front matter; a default one
+            is generated from the metadata.
+
+    Returns:
+        The folder path.
+    """
+    folder = Path(save_directory).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = pretrained_cfg or getattr(model, "pretrained_cfg", None)
+    if cfg is None:
+        raise ValueError(
+            "model has no pretrained_cfg; build it with ssrzoo.create_model or pass pretrained_cfg="
+        )
+    args = dict(model_args if model_args is not None else getattr(model, "model_args", {}))
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = _untie(state)
+    _atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
+    cfg = cfg.replace(
+        sha256=file_sha256(folder / WEIGHTS_NAME),
+        hf_hub_filename=WEIGHTS_NAME,
+        file=None,
+        bundled=False,
+    )
+    config = {
+        "architecture": cfg.architecture,
+        "model_args": json_ready(args),
+        "pretrained_cfg": cfg.to_dict(),
+        "library_name": "ssrzoo",
+        "ssrzoo_version": __version__,
+    }
+    text = json.dumps(config, indent=2, sort_keys=False) + "\n"
+    _atomic_write(folder / CONFIG_NAME, lambda p: Path(p).write_text(text))
+    card = make_model_card(cfg, body=card_body)
+    _atomic_write(folder / CARD_NAME, lambda p: Path(p).write_text(card))
+    return folder
+
+
+def _untie(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """safetensors refuses shared storage; clone tensors that alias another one."""
+    seen: set[int] = set()
+    out = {}
+    for key, tensor in state.items():
+        ptr = tensor.untyped_storage().data_ptr() if tensor.numel() else -1
+        out[key] = tensor.clone() if ptr in seen else tensor
+        if ptr != -1:
+            seen.add(ptr)
+    return out
+
+
+_METRIC_NAMES = {
+    "mrae": "MRAE",
+    "rmse": "RMSE",
+    "psnr": "PSNR",
+    "sam": "SAM (deg)",
+    "ssim": "SSIM",
+    "bp_mrae": "Back-projection MRAE",
+}
+
+
+def make_model_card(cfg: PretrainedCfg, body: str | None = None) -> str:
+    """A Hub model card: YAML front matter (with ``model-index``) plus a Markdown body."""
+    eval_results = [
+        EvalResult(
+            task_type="image-to-image",
+            task_name="Spectral reconstruction from RGB",
+            dataset_type=(cfg.datasets[0] if cfg.datasets else "custom"),
+            dataset_name=cfg.metrics_dataset or cfg.dataset or "validation",
+            metric_type=key,
+            metric_name=_METRIC_NAMES.get(key, key),
+            metric_value=float(value),
+        )
+        for key, value in cfg.metrics.items()
+    ]
+    data = ModelCardData(
+        library_name="ssrzoo",
+        license=cfg.license or None,
+        tags=["ssrzoo", "hyperspectral", "spectral-reconstruction", "pytorch", cfg.architecture],
+        datasets=list(cfg.datasets) or None,
+        pipeline_tag="image-to-image",
+        model_name=cfg.name,
+        eval_results=eval_results or None,
+    )
+    body = body if body is not None else _default_card_body(cfg)
+    return f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"
+
+
+def _default_card_body(cfg: PretrainedCfg) -> str:
+    wl = cfg.wavelengths
+    bands = f"{cfg.num_bands} bands" + (f", {wl[0]:g}–{wl[-1]:g} nm" if wl else "")
+    lines = [
+        f"# {cfg.name}",
+        "",
+        f"Spectral reconstruction from RGB with the `{cfg.architecture}` architecture of "
+        "[ssrzoo](https://github.com/ssrzoo/ssrzoo).",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Output | {bands}, {cfg.output_units} in {list(cfg.output_range)} |",
+        f"| Wavelengths (nm) | {', '.join(f'{w:g}' for w in wl) or 'n/a'} |",
+        f"| Input | {cfg.in_chans} channels, {cfg.input_encoding}, range {list(cfg.input_range)} |",
+        f"| Camera response | {cfg.response_name or 'not recorded'} |",
+        f"| Training data | {cfg.dataset or 'not recorded'} |",
+        f"| Recipe | {cfg.recipe or 'n/a'} |",
+        f"| Licence | {cfg.license} |",
+    ]
+    if cfg.input_note:
+        lines += ["", f"**Input:** {cfg.input_note}"]
+    if cfg.metrics:
+        lines += ["", f"## Metrics ({cfg.metrics_dataset or 'validation'})", "",
+                  "| metric | value |", "|---|---|"]
+        lines += [f"| {_METRIC_NAMES.get(k, k)} | {v:.4g} |" for k, v in cfg.metrics.items()]
+    if cfg.notes:
+        lines += ["", "## Notes", "", cfg.notes]
+    lines += [
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import ssrzoo",
+        f"model = ssrzoo.create_model({cfg.name!r}, pretrained=True)",
+        "print(model.pretrained_cfg.wavelengths)",
+        "```",
+    ]
+    if cfg.paper:
+        lines += ["", "## Citation", "", cfg.paper + (f" doi:{cfg.doi}" if cfg.doi else "")]
+    return "\n".join(lines)
+
+
+def push_to_hub(
+    model: torch.nn.Module,
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str = "Upload ssrzoo weights",
+    model_args: Mapping[str, Any] | None = None,
+    pretrained_cfg: PretrainedCfg | None = None,
+) -> str:
+    """Save the model with :func:`save_pretrained` and upload the folder to the Hub.
+
+    Returns:
+        The URL of the commit.
+    """
+    cfg = pretrained_cfg or getattr(model, "pretrained_cfg", None)
+    if cfg is not None:
+        cfg = cfg.replace(hf_hub_id=repo_id)
+    api = HfApi(token=token, library_name="ssrzoo", library_version=__version__)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp, model_args=model_args, pretrained_cfg=cfg)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=tmp,
+            revision=revision,
+            commit_message=commit_message,
+        )
+    return str(getattr(info, "commit_url", info))
