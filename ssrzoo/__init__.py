@@ -7,14 +7,14 @@
 
 __version__ = "0.1.0"
 
-from .exceptions import (  # noqa: E402
+from .exceptions import (
     CheckpointError,
     ChecksumError,
     SsrzooError,
     UnknownModelError,
     WeightsNotFoundError,
 )
-from .models import (  # noqa: E402
+from .models import (
     PretrainedCfg,
     create_model,
     get_pretrained_cfg,

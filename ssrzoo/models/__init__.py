@@ -24,6 +24,7 @@ from ._registry import (
     list_pretrained,
     register_model,
     register_model_aliases,
+    register_pretrained_cfg,
     resolve_model_name,
     split_model_name_tag,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "push_to_hub",
     "register_model",
     "register_model_aliases",
+    "register_pretrained_cfg",
     "resolve_model_name",
     "resolve_pretrained_cfg",
     "resolve_pretrained_file",

@@ -75,8 +75,13 @@ def build_model_with_cfg(
     if kwargs.get("num_bands", cfg.num_bands) != cfg.num_bands:
         # The architecture no longer matches the weight's band grid; drop what would lie.
         cfg = cfg.replace(
-            num_bands=kwargs["num_bands"], wavelengths=(), fwhm=None, response=None,
-            sha256=None, file=None, metrics={},
+            num_bands=kwargs["num_bands"],
+            wavelengths=(),
+            fwhm=None,
+            response=None,
+            sha256=None,
+            file=None,
+            metrics={},
         )
     model = model_cls(**kwargs)
     model.pretrained_cfg = cfg  # type: ignore[assignment]

@@ -103,8 +103,10 @@ def _create_from_folder(
     if checkpoint_path is None:
         if hub:
             weights = download_from_hub(
-                repo, cfg.hf_hub_filename or WEIGHTS_NAME,
-                revision=revision or None, cache_dir=cache_dir,
+                repo,
+                cfg.hf_hub_filename or WEIGHTS_NAME,
+                revision=revision or None,
+                cache_dir=cache_dir,
             )
         else:
             weights = folder / (cfg.hf_hub_filename or WEIGHTS_NAME)

@@ -59,7 +59,9 @@ def clean_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.
     return out
 
 
-def load_state_dict(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+def load_state_dict(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> dict[str, torch.Tensor]:
     """Load a state dict from ``.safetensors``, or from a tensors-only torch pickle.
 
     ``.pth``/``.bin``/``.pt`` files go through ``torch.load(weights_only=True)``, which

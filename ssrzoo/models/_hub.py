@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, hf_hub_download
+from huggingface_hub import EvalResult, HfApi, ModelCardData, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -96,9 +96,7 @@ def _offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
-def resolve_pretrained_file(
-    cfg: PretrainedCfg, *, cache_dir: str | Path | None = None
-) -> Path:
+def resolve_pretrained_file(cfg: PretrainedCfg, *, cache_dir: str | Path | None = None) -> Path:
     """Find the weight file of ``cfg`` and verify its sha256.
 
     Resolution order (first hit wins; every candidate is checked against ``cfg.sha256``):
@@ -172,8 +170,13 @@ def resolve_pretrained_file(
     )
 
 
-def load_config(path_or_repo: str | Path, *, revision: str | None = None,
-                cache_dir: str | Path | None = None, hub: bool = False) -> tuple[dict[str, Any], Path]:
+def load_config(
+    path_or_repo: str | Path,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    hub: bool = False,
+) -> tuple[dict[str, Any], Path]:
     """Read ``config.json`` of a local folder (``hub=False``) or a Hub repo.
 
     Returns:
@@ -346,8 +349,13 @@ def _default_card_body(cfg: PretrainedCfg) -> str:
     if cfg.input_note:
         lines += ["", f"**Input:** {cfg.input_note}"]
     if cfg.metrics:
-        lines += ["", f"## Metrics ({cfg.metrics_dataset or 'validation'})", "",
-                  "| metric | value |", "|---|---|"]
+        lines += [
+            "",
+            f"## Metrics ({cfg.metrics_dataset or 'validation'})",
+            "",
+            "| metric | value |",
+            "|---|---|",
+        ]
         lines += [f"| {_METRIC_NAMES.get(k, k)} | {v:.4g} |" for k, v in cfg.metrics.items()]
     if cfg.notes:
         lines += ["", "## Notes", "", cfg.notes]

@@ -163,7 +163,9 @@ class DefaultCfg:
         return self.cfgs[self.tags[0]]
 
 
-def generate_default_cfgs(cfgs: Mapping[str, PretrainedCfg | Mapping[str, Any]]) -> dict[str, DefaultCfg]:
+def generate_default_cfgs(
+    cfgs: Mapping[str, PretrainedCfg | Mapping[str, Any]],
+) -> dict[str, DefaultCfg]:
     """Group ``{'arch.tag': cfg}`` entries by architecture, as timm's function of that name.
 
     The first tag listed for an architecture is its default weight.

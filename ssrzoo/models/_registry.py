@@ -26,6 +26,7 @@ __all__ = [
     "list_pretrained",
     "register_model",
     "register_model_aliases",
+    "register_pretrained_cfg",
     "resolve_model_name",
     "split_model_name_tag",
 ]
@@ -65,9 +66,26 @@ def register_model(fn: F) -> F:
     else:
         entry = DefaultCfg(tags=[""], cfgs={"": PretrainedCfg(architecture=name)})
     _model_default_cfgs[name] = entry
-    for tag, cfg in entry.cfgs.items():
+    for _tag, cfg in entry.cfgs.items():
         _pretrained_cfgs[cfg.name] = cfg
     return fn
+
+
+def register_pretrained_cfg(cfg: PretrainedCfg, *, overwrite: bool = False) -> None:
+    """Add (or with ``overwrite``, replace) a weight tag of a registered architecture.
+
+    Lets a user publish e.g. ``mae_ktsr.mycamera`` from a fine-tuned weight without
+    editing ssrzoo. The first tag of an architecture stays its default.
+    """
+    if cfg.architecture not in _model_entrypoints:
+        raise UnknownModelError(_unknown_message(cfg.architecture))
+    entry = _model_default_cfgs[cfg.architecture]
+    if cfg.tag in entry.cfgs and not overwrite:
+        raise ValueError(f"{cfg.name!r} is already registered; pass overwrite=True to replace it")
+    if cfg.tag not in entry.cfgs:
+        entry.tags.append(cfg.tag)
+    entry.cfgs[cfg.tag] = cfg
+    _pretrained_cfgs[cfg.name] = cfg
 
 
 def register_model_aliases(aliases: Mapping[str, str]) -> None:
@@ -151,7 +169,7 @@ def _as_list(patterns: str | Iterable[str]) -> list[str]:
 
 
 def list_models(
-    filter: str | Iterable[str] = "",  # noqa: A002 - timm's argument name
+    filter: str | Iterable[str] = "",
     pretrained: bool = False,
     exclude_filters: str | Iterable[str] = (),
     module: str = "",
@@ -181,7 +199,9 @@ def list_models(
     return sorted(out)
 
 
-def list_pretrained(filter: str | Iterable[str] = "", exclude_filters: str | Iterable[str] = ()) -> list[str]:  # noqa: A002
+def list_pretrained(
+    filter: str | Iterable[str] = "", exclude_filters: str | Iterable[str] = ()
+) -> list[str]:
     """The ``arch.tag`` names that have published weights."""
     return list_models(filter, pretrained=True, exclude_filters=exclude_filters)
 

@@ -1,0 +1,39 @@
+"""Every registered architecture must honour the forward contract.
+
+New model families get these checks for free: build with defaults, run forward and
+backward on an odd-sized input, and return ``(B, bands, H, W)`` with no NaN.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import ssrzoo
+
+
+@pytest.mark.parametrize("name", ssrzoo.list_models())
+def test_forward_backward_odd_size(name: str) -> None:
+    torch.manual_seed(0)
+    model = ssrzoo.create_model(name)
+    bands = model.pretrained_cfg.num_bands
+    x = torch.rand(2, model.pretrained_cfg.in_chans, 37, 53)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if getattr(model, "supports_backward", True):
+        x.requires_grad_(bool(not trainable))
+    out = model(x)
+    assert out.shape == (2, bands, 37, 53)
+    assert out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+    if getattr(model, "supports_backward", True):
+        out.square().mean().backward()
+        if trainable:
+            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable)
+
+
+@pytest.mark.parametrize("name", ssrzoo.list_models())
+def test_cfg_is_consistent(name: str) -> None:
+    cfg = ssrzoo.get_pretrained_cfg(name)
+    assert cfg.architecture == name
+    if cfg.wavelengths:
+        assert len(cfg.wavelengths) == cfg.num_bands
