@@ -3,6 +3,14 @@
 Importing this package registers every family; each lives in one file of this folder.
 """
 
+# Model families: importing a family's module registers its models (one file per family).
+from . import (  # noqa: F401
+    awan,
+    hrnet,
+    hscnn_plus,
+    mae_ktsr,
+    mst_plus_plus,
+)
 from ._builder import build_model_with_cfg, count_params, load_pretrained, resolve_pretrained_cfg
 from ._factory import create_model, parse_model_name
 from ._helpers import clean_state_dict, file_sha256, load_state_dict
@@ -28,9 +36,6 @@ from ._registry import (
     resolve_model_name,
     split_model_name_tag,
 )
-
-# Model families: importing a file registers its models.
-# (one line per family file, e.g. `from . import mae_ktsr`)
 
 __all__ = [
     "DefaultCfg",

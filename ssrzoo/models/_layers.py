@@ -1,0 +1,75 @@
+"""Small helpers shared by the model families: input checks, padding and cropping.
+
+Every reconstruction model takes ``(B, 3, H, W)`` float RGB of any ``H, W``. Models with
+patches or down-sampling pad to a multiple internally and crop back; these helpers keep
+that, and the input check, in one place.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["check_rgb_input", "crop_to", "pad_to_multiple"]
+
+
+def check_rgb_input(x: torch.Tensor, in_chans: int = 3, name: str = "RGB") -> None:
+    """Raise a one-line error unless ``x`` is a non-empty, finite ``(B, in_chans, H, W)`` float.
+
+    Args:
+        x: the model input.
+        in_chans: the channel count the model expects (3 for RGB).
+        name: what the input is, for the message (``"RGB"``, ``"cube"``).
+
+    Raises:
+        TypeError: ``x`` is not a tensor, or its dtype is not floating point (e.g. ``uint8``).
+        ValueError: wrong rank or channel count, an empty batch or image, or NaN/inf values.
+
+    The finite check is skipped on the ``meta`` device (FLOPs counting), where values do
+    not exist.
+    """
+    expected = f"expected (B, {in_chans}, H, W) float {name} input"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{expected}, got {type(x).__name__}; pass a torch.Tensor")
+    if not x.is_floating_point():
+        hint = "; divide 8-bit images by 255" if x.dtype == torch.uint8 else ""
+        raise TypeError(
+            f"{expected}, got dtype {x.dtype}; convert with x.float(){hint} (range [0, 1])"
+        )
+    if x.ndim != 4 or x.shape[1] != in_chans:
+        hint = "add a batch dimension with x[None]" if x.ndim == 3 else f"pass {in_chans} channels"
+        raise ValueError(f"{expected}, got shape {tuple(x.shape)}; {hint}")
+    if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(f"{expected}, got empty shape {tuple(x.shape)}; pass at least one image")
+    if x.device.type != "meta" and not torch.isfinite(x).all():
+        raise ValueError(f"{expected} with finite values, got NaN or inf; clean the input first")
+
+
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int | tuple[int, int], mode: str = "reflect"
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad the bottom and right of ``(..., H, W)`` so both sides are multiples of ``multiple``.
+
+    Args:
+        x: tensor of shape ``(B, C, H, W)``.
+        multiple: one multiple for both sides, or ``(mh, mw)``.
+        mode: ``F.pad`` mode. ``"reflect"`` falls back to ``"replicate"`` when the pad is
+            not smaller than the side (reflection needs that much image).
+
+    Returns:
+        ``(padded, (H, W))``: the padded tensor and the original size for :func:`crop_to`.
+    """
+    mh, mw = (multiple, multiple) if isinstance(multiple, int) else multiple
+    h, w = x.shape[-2:]
+    ph, pw = -h % mh, -w % mw
+    if ph == 0 and pw == 0:
+        return x, (h, w)
+    if mode == "reflect" and (ph >= h or pw >= w):
+        mode = "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
+
+
+def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Crop ``(..., H', W')`` to its top-left ``size``: the inverse of :func:`pad_to_multiple`."""
+    h, w = size
+    return x[..., :h, :w]
