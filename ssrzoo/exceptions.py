@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "ChecksumError",
+    "DatasetNotFoundError",
     "SsrzooError",
     "UnknownModelError",
     "WeightsNotFoundError",
@@ -26,6 +27,10 @@ class UnknownModelError(SsrzooError, ValueError):
 
 class WeightsNotFoundError(SsrzooError, FileNotFoundError):
     """No source in the weight-resolution order could provide the file."""
+
+
+class DatasetNotFoundError(SsrzooError, FileNotFoundError):
+    """A dataset missing under its ``root``; the message names the download source and tree."""
 
 
 class ChecksumError(SsrzooError, ValueError):

@@ -1,0 +1,109 @@
+"""Datasets, readers, training patches and synthetic scenes for spectral reconstruction.
+
+Every dataset follows torchgeo's pattern: ``Dataset(root, split, transforms)``, a ``_verify()``
+that raises :class:`~ssrzoo.exceptions.DatasetNotFoundError` naming the official source and
+the expected tree, and samples as dicts ``{'hsi': (C, H, W), 'wavelengths': (C,), 'rgb':
+(3, H, W), ...}`` of float32 tensors. See ``docs/datasets.md``.
+
+>>> from ssrzoo.data import ICVLStrips, RandomPatches  # doctest: +SKIP
+>>> patches = RandomPatches(ICVLStrips("../shared/data"), patch_size=(8, 64))  # doctest: +SKIP
+>>> patches[0]["rgb"].shape  # doctest: +SKIP
+torch.Size([3, 8, 64])
+"""
+
+from ._base import SPATIAL_KEYS, HyperspectralDataset, Sample, make_sample
+from .datasets import (
+    CAVE,
+    ICVL,
+    ICVL_DARK_COUNTS,
+    KAIST,
+    NTIRE2020,
+    NTIRE2022,
+    ENVIDataset,
+    Harvard,
+    HyperspectralFolder,
+    PaviaUniversity,
+    icvl_normalise,
+    session_split,
+)
+from .patches import RandomPatches
+from .readers import (
+    HyperspectralImage,
+    read_array,
+    read_band_pngs,
+    read_envi,
+    read_mat,
+    read_mat_variable,
+    read_rgb,
+    read_wavelength_sidecar,
+)
+from .shared import CAVECrops, HoustonCrop, ICVLStrips, RemoteSensingScenes, majority_downsample
+from .synthetic import (
+    ILLUMINANT_CATEGORIES,
+    SpectralLibrary,
+    SpectralSet,
+    SyntheticScenes,
+    colour_illuminants,
+    colour_reflectances,
+    dead_leaves,
+    shared_illuminants,
+    shared_reflectances,
+)
+from .transforms import (
+    Compose,
+    ResampleBands,
+    SimulateRGB,
+    crop,
+    flip_rotate,
+    resolve_band_grid,
+    scale_exposure,
+)
+
+__all__ = [
+    "CAVE",
+    "ICVL",
+    "ICVL_DARK_COUNTS",
+    "ILLUMINANT_CATEGORIES",
+    "KAIST",
+    "NTIRE2020",
+    "NTIRE2022",
+    "SPATIAL_KEYS",
+    "CAVECrops",
+    "Compose",
+    "ENVIDataset",
+    "Harvard",
+    "HoustonCrop",
+    "HyperspectralDataset",
+    "HyperspectralFolder",
+    "HyperspectralImage",
+    "ICVLStrips",
+    "PaviaUniversity",
+    "RandomPatches",
+    "RemoteSensingScenes",
+    "ResampleBands",
+    "Sample",
+    "SimulateRGB",
+    "SpectralLibrary",
+    "SpectralSet",
+    "SyntheticScenes",
+    "colour_illuminants",
+    "colour_reflectances",
+    "crop",
+    "dead_leaves",
+    "flip_rotate",
+    "icvl_normalise",
+    "majority_downsample",
+    "make_sample",
+    "read_array",
+    "read_band_pngs",
+    "read_envi",
+    "read_mat",
+    "read_mat_variable",
+    "read_rgb",
+    "read_wavelength_sidecar",
+    "resolve_band_grid",
+    "scale_exposure",
+    "session_split",
+    "shared_illuminants",
+    "shared_reflectances",
+]
