@@ -6,6 +6,7 @@ Importing this package registers every family; each lives in one file of this fo
 # Model families: importing a family's module registers its models (one file per family).
 from . import (  # noqa: F401
     awan,
+    classical,
     hrnet,
     hscnn_plus,
     mae_ktsr,
