@@ -65,6 +65,42 @@ def bundled_weights_dir() -> Path:
     return Path(str(resources.files("ssrzoo") / "weights"))
 
 
+_PINNING_FIELDS = (
+    "architecture",
+    "tag",
+    "hf_hub_id",
+    "hf_hub_revision",
+    "hf_hub_filename",
+    "sha256",
+    "file",
+    "bundled",
+)
+
+
+def with_bundled_metadata(cfg: PretrainedCfg) -> PretrainedCfg:
+    """Fill a bundled weight's metadata from the ``config.json`` shipped beside it.
+
+    The registry code pins where a weight is and its sha256; the measured facts (camera
+    response numbers, metrics, training data) live once, in the weight folder's
+    ``config.json`` written by :func:`save_pretrained`. A folder whose recorded sha256
+    differs from the pinned one is ignored (loading it would fail the checksum anyway).
+    """
+    if not cfg.bundled:
+        return cfg
+    config_file = bundled_weights_dir() / cfg.name / CONFIG_NAME
+    try:
+        stored = json.loads(config_file.read_text())["pretrained_cfg"]
+    except (OSError, ValueError, KeyError, TypeError):
+        _logger.warning("bundled weight %s has no readable %s", cfg.name, config_file)
+        return cfg
+    if cfg.sha256 and stored.get("sha256") != cfg.sha256:
+        _logger.warning("bundled %s records another sha256 than the registry", config_file)
+        return cfg
+    metadata = {k: v for k, v in stored.items() if k not in _PINNING_FIELDS}
+    typed = PretrainedCfg.from_dict(metadata)  # drops fields this version does not know
+    return cfg.replace(**typed.to_fields(k for k in metadata if hasattr(typed, k)))
+
+
 def download_from_hub(
     repo_id: str,
     filename: str,

@@ -10,7 +10,7 @@ what the output values mean. :class:`PretrainedCfg` holds those, and it is what
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +130,10 @@ class PretrainedCfg:
         """
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_fields(self, names: Iterable[str]) -> dict[str, Any]:
+        """The values of some fields, as typed attributes (tuples, not JSON lists)."""
+        return {name: getattr(self, name) for name in names}
 
     def replace(self, **overlay: Any) -> PretrainedCfg:
         """A copy with some fields changed; unknown field names raise ``TypeError``."""

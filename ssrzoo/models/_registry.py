@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from ..exceptions import UnknownModelError
+from ._hub import with_bundled_metadata
 from ._pretrained import DefaultCfg, PretrainedCfg
 
 __all__ = [
@@ -66,7 +67,8 @@ def register_model(fn: F) -> F:
     else:
         entry = DefaultCfg(tags=[""], cfgs={"": PretrainedCfg(architecture=name)})
     _model_default_cfgs[name] = entry
-    for _tag, cfg in entry.cfgs.items():
+    for tag, cfg in entry.cfgs.items():
+        entry.cfgs[tag] = cfg = with_bundled_metadata(cfg)
         _pretrained_cfgs[cfg.name] = cfg
     return fn
 

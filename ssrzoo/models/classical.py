@@ -729,9 +729,7 @@ def _cfg(**kwargs: Any) -> PretrainedCfg:
 
 def _ntire_cfg(**kwargs: Any) -> PretrainedCfg:
     return _cfg(
-        **protocol_fields(
-            "ntire2020", paper=_REGRESSION_PAPER, doi="10.3390/s20216399", sha256=None, **kwargs
-        )
+        **protocol_fields("ntire2020", paper=_REGRESSION_PAPER, doi="10.3390/s20216399", **kwargs)
     )
 
 
@@ -753,13 +751,19 @@ def _colour_cfg(**kwargs: Any) -> PretrainedCfg:
 default_cfgs = generate_default_cfgs(
     {
         "linear_regression.ntire2020": _ntire_cfg(
-            notes="3 linear terms, no offset; ridge chosen by cross-validation."
+            sha256="59a03af40a23055b61faf5e45153affd5cfcbdf35a87f6f47c1c75ba9687ffdb",
+            bundled=True,
+            notes="3 linear terms, no offset; ridge chosen by cross-validation.",
         ),
         "root_poly2.ntire2020": _ntire_cfg(
-            notes="6 root-polynomial terms (degree 2); ridge chosen by cross-validation."
+            sha256="ea0f5c1be49a662295569f4919689169f3b3eef83af587285eb466548e08af26",
+            bundled=True,
+            notes="6 root-polynomial terms (degree 2); ridge chosen by cross-validation.",
         ),
         "root_poly3.ntire2020": _ntire_cfg(
-            notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation."
+            sha256="ef3bb3fed40a2e8b2f55e9b58db9dec28f5425973093dd5e4d07276590636551",
+            bundled=True,
+            notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
         ),
         "colour_jakob2019.srgb": _colour_cfg(
             paper=(

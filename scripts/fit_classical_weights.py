@@ -1,0 +1,88 @@
+"""Fit and bundle the classical regressions' ``ntire2020`` weights (closed form, CPU).
+
+The recipe of ``linear_regression.ntire2020``, ``root_poly2.ntire2020`` and
+``root_poly3.ntire2020``: fit on the valid pixels of the ICVL strips' train split
+(protocol icvl-strips-v1, see :class:`ssrzoo.data.ICVLStrips`), with RGB simulated by the
+NTIRE2020-Clean camera (CIE 1964 10°, fixed white gain, 8-bit), ridge chosen by 5-fold
+cross-validation over scene-contiguous folds; validate on the val split. Each weight is
+written with :func:`ssrzoo.save_pretrained` to ``ssrzoo/weights/<arch>.ntire2020/`` and its
+sha256 printed, to pin in ``ssrzoo/models/classical.py``.
+
+    python scripts/fit_classical_weights.py --root ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ssrzoo
+from ssrzoo.data import ICVLStrips, SimulateRGB
+from ssrzoo.metrics import mrae, psnr, rmse, sam
+from ssrzoo.models import bundled_weights_dir, file_sha256
+
+ARCHS = ("linear_regression", "root_poly2", "root_poly3")
+
+
+def pixels(root: Path, split: str, simulate: SimulateRGB) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 3)`` clean RGB and ``(N, 31)`` spectra of the valid pixels, grouped by scene."""
+    rgbs, cubes = [], []
+    for sample in ICVLStrips(root, split=split):
+        sample = simulate(sample)
+        valid = sample["valid"].numpy().reshape(-1)
+        rgbs.append(sample["rgb"].numpy().reshape(3, -1).T[valid])
+        cubes.append(sample["hsi"].numpy().reshape(31, -1).T[valid])
+    return np.concatenate(rgbs), np.concatenate(cubes)
+
+
+def metrics(model: torch.nn.Module, rgb: np.ndarray, cube: np.ndarray) -> dict[str, float]:
+    """Validation metrics over valid pixels, laid out as one ``(1, C, 1, N)`` image."""
+    with torch.no_grad():
+        x = torch.from_numpy(rgb.T[None, :, None, :].copy()).float()
+        pred = model(x).double()
+    target = torch.from_numpy(cube.T[None, :, None, :].copy()).double()
+    return {
+        "mrae": float(mrae(pred, target, eps=1e-3, mask=True)),
+        "rmse": float(rmse(pred, target)),
+        "psnr": float(psnr(pred, target)),
+        "sam": float(sam(pred, target)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=bundled_weights_dir())
+    args = parser.parse_args()
+    simulate = SimulateRGB(response="cie1964_10deg", pipeline="clean")
+    wavelengths = np.arange(400, 701, 10, dtype=np.float64)
+    response = ssrzoo.spectral.get_response("cie1964_10deg").matrix(wavelengths)
+    response = response * simulate.white_gain(wavelengths)
+    train_rgb, train_cube = pixels(args.root, "train", simulate)
+    val_rgb, val_cube = pixels(args.root, "val", simulate)
+    print(f"train pixels {len(train_rgb)}, val pixels {len(val_rgb)}")
+    for arch in ARCHS:
+        model = ssrzoo.create_model(f"{arch}.ntire2020").fit(train_rgb, train_cube)
+        scores = metrics(model, val_rgb, val_cube)
+        cfg = model.pretrained_cfg.replace(
+            response=tuple(map(tuple, response)),
+            dataset="ICVL strips of the ssrzoo shared data (Arad & Ben-Shahar 2016), train "
+            "split of protocol icvl-strips-v1; NOT trained on NTIRE2020/ARAD",
+            datasets=("icvl",),
+            metrics={k: round(v, 6) for k, v in scores.items()},
+            metrics_dataset="ICVL strips, val split (protocol icvl-strips-v1, valid pixels)",
+            recipe="scripts/fit_classical_weights.py",
+            input_note="linear RGB = quantise8(g * CMF_1964 @ cube) with the fixed white gain "
+            f"g = {simulate.white_gain(wavelengths):.8f} (flat unit spectrum -> 1 in the "
+            "brightest channel); `response` holds g * CMF",
+        )
+        folder = ssrzoo.save_pretrained(model, args.out / f"{arch}.ntire2020", pretrained_cfg=cfg)
+        sha = file_sha256(folder / "model.safetensors")
+        print(f"{arch}.ntire2020  ridge={model.ridge_:.3g}  {scores}  sha256={sha}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Every published weight loads offline, carries its metadata and reproduces its card."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+import ssrzoo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ssrzoo.list_pretrained()
+
+
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_loads_offline_with_full_metadata(name: str, tmp_path: Path) -> None:
+    model = ssrzoo.create_model(name, pretrained=True, cache_dir=tmp_path / "empty-hub-cache")
+    cfg = model.pretrained_cfg
+    assert cfg.bundled and cfg.sha256
+    assert len(cfg.wavelengths) == cfg.num_bands
+    assert cfg.response is not None and len(cfg.response) == cfg.in_chans
+    assert cfg.response_name and cfg.dataset and cfg.license
+    assert "NOT trained on" in cfg.dataset or "not trained on" in cfg.notes.lower()
+    assert {"mrae", "rmse", "psnr"} <= set(cfg.metrics)
+    x = torch.rand(1, cfg.in_chans, 16, 24)
+    with torch.no_grad():
+        out = model.eval()(x)
+    assert out.shape == (1, cfg.num_bands, 16, 24) and torch.isfinite(out).all()
+
+
+def _fit_script():
+    path = REPO_ROOT / "scripts" / "fit_classical_weights.py"
+    spec = importlib.util.spec_from_file_location("fit_classical_weights", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in PRETRAINED if n.split(".")[0] in ("linear_regression", "root_poly2", "root_poly3")],
+)
+def test_classical_weights_reproduce_their_card(name: str, shared_data: Path) -> None:
+    script = _fit_script()
+    from ssrzoo.data import SimulateRGB
+
+    rgb, cube = script.pixels(shared_data, "val", SimulateRGB(response="cie1964_10deg"))
+    model = ssrzoo.create_model(name, pretrained=True)
+    scores = script.metrics(model, rgb, cube)
+    card = model.pretrained_cfg.metrics
+    assert scores["mrae"] == pytest.approx(card["mrae"], rel=0.01)
+    assert scores["psnr"] == pytest.approx(card["psnr"], rel=0.01)
