@@ -1,9 +1,10 @@
 """Spectral physics shared by models, datasets, training and evaluation.
 
 Band grids and resampling (:mod:`.bands`), camera responses with a registry and file loaders
-(:mod:`.responses`), RGB simulation pipelines (:mod:`.simulate`) and sRGB previews
-(:mod:`.render`). Pure numpy/colour-science; imports nothing else of ssrzoo. Formulas and file
-formats: ``docs/spectral.md``.
+(:mod:`.responses`), RGB simulation pipelines (:mod:`.simulate`), sRGB previews
+(:mod:`.render`) and the photo-to-camera colour correction (:mod:`.camera`). Pure
+numpy/colour-science; imports nothing else of ssrzoo. Formulas and file formats:
+``docs/spectral.md``.
 
 >>> from ssrzoo.spectral import BandGrid, get_response, simulate_rgb
 >>> grid = BandGrid.uniform(400, 700, 10)
@@ -14,6 +15,7 @@ formats: ``docs/spectral.md``.
 from __future__ import annotations
 
 from .bands import BandGrid, resample, resampling_matrix
+from .camera import srgb_to_camera_matrix
 from .render import render_srgb, xyz_from_cube
 from .responses import (
     SpectralResponse,
@@ -53,5 +55,6 @@ __all__ = [
     "simulate_clean",
     "simulate_realistic",
     "simulate_rgb",
+    "srgb_to_camera_matrix",
     "xyz_from_cube",
 ]
