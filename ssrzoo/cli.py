@@ -10,7 +10,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 
@@ -20,7 +21,11 @@ _EPILOG = """examples:
   ssrzoo list --pretrained
   ssrzoo list '*ktsr*'
   ssrzoo info mae_ktsr_ntire
+  ssrzoo predict photo.jpg -m mae_ktsr_ntire -o out/ --preview
+  ssrzoo plot out/photo.npz --pixel 120,340
+  ssrzoo eval -m mae_ktsr_ntire --dataset ntire2022 --root data/NTIRE2022 --split val
   ssrzoo push runs/my_model/export my-org/my-model
+  ssrzoo train --config recipes/mae_ktsr_ntire.yaml sched.steps=2000
 """
 
 
@@ -88,6 +93,218 @@ def _cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_ints(count: int, label: str) -> Callable[[str], tuple[int, ...]]:
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(v) for v in text.split(","))
+        except ValueError:
+            values = ()
+        if len(values) != count:
+            raise argparse.ArgumentTypeError(f"expected {label}, e.g. {','.join(['10'] * count)}")
+        return values
+
+    return parse
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from .inference import (
+        FORMATS,
+        IMAGE_SUFFIXES,
+        Reconstructor,
+        collect_images,
+        plot_bands,
+        plot_round_trip,
+        plot_spectra,
+        save_cube,
+    )
+
+    images, skipped = collect_images(args.images)
+    for path in skipped:
+        print(f"ssrzoo: skipping {path} (not {'/'.join(IMAGE_SUFFIXES)})", file=sys.stderr)
+    if not images:
+        raise ValueError(
+            f"no images among {args.images}; give PNG/JPEG/TIFF files or folders holding them"
+        )
+    outdir = Path(args.output)
+    stems: dict[str, Path] = {}
+    for path in images:
+        if path.stem in stems:
+            raise ValueError(
+                f"{stems[path.stem]} and {path} would both write {outdir / path.stem}.*; "
+                "rename one or predict them into different -o folders"
+            )
+        stems[path.stem] = path
+    memory = None if args.memory_limit is None else int(args.memory_limit * 2**30)
+    reconstructor = Reconstructor(
+        args.model,
+        checkpoint_path=args.checkpoint,
+        device=args.device,
+        tile=args.tile,
+        overlap=args.overlap,
+        ensemble=args.ensemble,
+        tile_batch=args.tile_batch,
+        alpha=args.alpha,
+        source_encoding=args.input_encoding,
+        memory_limit=memory,
+        camera_correction=args.camera_correction,
+    )
+    failed = 0
+    for path in tqdm(images, unit="image", disable=None if len(images) > 1 else True):
+        try:
+            result = reconstructor(path, progress=True)
+            target = outdir / f"{path.stem}{FORMATS[args.format]}"
+            for file in save_cube(result, target, format=args.format):
+                print(file)
+            if args.preview:
+                for suffix, plot in (
+                    ("bands", plot_bands),
+                    ("rgb", plot_round_trip),
+                    ("spectra", plot_spectra),
+                ):
+                    plot(result, path=outdir / f"{path.stem}_{suffix}.png")
+                    print(outdir / f"{path.stem}_{suffix}.png")
+        except (ValueError, OSError, MemoryError) as err:
+            failed += 1
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            print(f"ssrzoo: error: {path}: {reason}", file=sys.stderr)
+    if failed:
+        raise RuntimeError(f"{failed} of {len(images)} images failed (reasons above)")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .inference import (
+        load_cube,
+        load_rgb,
+        plot_bands,
+        plot_error_map,
+        plot_round_trip,
+        plot_spectra,
+    )
+
+    cube_path = Path(args.cube)
+    image = load_cube(cube_path)
+    outdir = Path(args.output) if args.output else cube_path.parent
+    stem = outdir / cube_path.stem
+    rgb = load_rgb(args.rgb, alpha="drop") if args.rgb else None
+    written = [Path(f"{stem}_{suffix}.png") for suffix in ("bands", "spectra", "rgb")]
+    plot_bands(image, max_bands=args.bands, path=written[0])
+    plot_spectra(image, pixels=args.pixel, regions=args.region, path=written[1])
+    plot_round_trip(image, rgb=rgb, path=written[2])
+    if args.gt:
+        truth = load_cube(args.gt)
+        if truth.wavelengths.shape != image.wavelengths.shape or (
+            abs(truth.wavelengths - image.wavelengths).max() > 0.5
+        ):
+            raise ValueError(
+                f"ground truth bands {truth.wavelengths[0]:g}-{truth.wavelengths[-1]:g} nm "
+                f"({truth.num_bands}) differ from the cube's; resample one onto the other"
+            )
+        written.append(Path(f"{stem}_mrae.png"))
+        plot_error_map(image, truth, path=written[-1])
+    for file in written:
+        print(file)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+
+    from .train import Trainer, TrainerConfig
+
+    overrides = list(args.overrides) + (["resume=true"] if args.resume else [])
+    cfg = TrainerConfig.from_yaml(args.config, overrides)
+    if args.print_config:
+        print(cfg.to_yaml(), end="")
+        return 0
+    main_process = os.environ.get("RANK", "0") == "0"
+    if main_process:
+        logging.getLogger("ssrzoo.train").setLevel(logging.INFO)
+    summary = Trainer(cfg).fit()
+    if main_process:
+        best = summary["best"] or {}
+        if best:
+            print(f"best validation {best['metric']} {best['value']:.6g} at step {best['step']}")
+        print(summary["export_dir"] or summary["run_dir"])
+    return 0
+
+
+def _dataset_class(name: str) -> type:
+    from . import data
+
+    classes = {
+        cls.__name__.lower(): cls
+        for cls in (getattr(data, n) for n in data.__all__)
+        if isinstance(cls, type)
+        and issubclass(cls, data.HyperspectralDataset)
+        and cls is not data.HyperspectralDataset
+    }
+    key = name.lower().replace("_", "").replace("-", "")
+    if key not in classes:
+        raise ValueError(
+            f"unknown dataset {name!r}; use one of {', '.join(sorted(classes))} "
+            "(case and '_' do not matter)"
+        )
+    return classes[key]
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from .data import ResampleBands, SimulateRGB
+    from .inference import Reconstructor
+    from .metrics import Evaluator
+    from .spectral import SpectralResponse, list_responses
+
+    reconstructor = Reconstructor(
+        args.model,
+        checkpoint_path=args.checkpoint,
+        device=args.device,
+        tile=args.tile,
+        ensemble=args.ensemble,
+    )
+    cfg = reconstructor.cfg
+    # The dataset's RGB is what the weight was trained on unless the user says otherwise.
+    reconstructor.source_encoding = args.input_encoding or cfg.input_encoding
+    dataset = _dataset_class(args.dataset)(args.root, split=args.split)
+    response: Any = None  # None: the simulation's default, CIE 1964 10 degree
+    if cfg.response_name and cfg.response_name in list_responses():
+        response = cfg.response_name
+    elif cfg.response is not None:
+        response = SpectralResponse(reconstructor.wavelengths, np.asarray(cfg.response))
+    simulate = SimulateRGB(response=response)
+    resample = ResampleBands(reconstructor.wavelengths)
+    evaluator = Evaluator(crop=args.crop)
+    count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    for index in tqdm(range(count), unit="image", disable=None):
+        sample = dataset[index]
+        name = str(sample.get("name", index))
+        if sample["wavelengths"].shape != (reconstructor.num_bands,) or not np.allclose(
+            sample["wavelengths"].numpy(), reconstructor.wavelengths, atol=0.5
+        ):
+            sample = resample(sample)
+        if args.simulate or "rgb" not in sample:
+            sample = simulate(sample)
+        result = reconstructor(sample["rgb"].clamp(0.0, 1.0))
+        evaluator.update(torch.from_numpy(result.cube)[None], sample["hsi"][None], names=[name])
+    if not len(evaluator):
+        raise ValueError(f"{type(dataset).__name__} at {args.root} has no images to evaluate")
+    if args.json:
+        print(json.dumps({"summary": evaluator.summary(), "images": evaluator.results}, indent=2))
+    else:
+        print(f"{cfg.name} on {type(dataset).__name__} ({args.split}, {len(evaluator)} images)")
+        print(evaluator.table(per_image=args.per_image))
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssrzoo",
@@ -128,7 +345,144 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
     p.set_defaults(func=_cmd_push)
 
-    # predict / plot / eval / train: each adds its block here.
+    p = sub.add_parser(
+        "predict",
+        help="reconstruct spectral cubes from RGB photos",
+        description="Reconstruct the spectral cube of each photo and write it with its "
+        "wavelengths (nm). Inputs are PNG/JPEG/TIFF files (8 or 16 bit) or folders of them.",
+        epilog="""examples:
+  ssrzoo predict photo.jpg -m mae_ktsr_ntire -o out/ --preview
+  ssrzoo predict photos/ -m mst_plus_plus_ntire -o cubes/ --format envi --tile 512
+  ssrzoo predict scan.tif -m local-dir:runs/mine/export -o out/ --ensemble --device cuda
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
+    p.add_argument("-m", "--model", required=True, help="model name, hf-hub:... or local-dir:...")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
+    p.add_argument(
+        "--format",
+        choices=["npz", "npy", "mat", "h5", "envi"],
+        default="npz",
+        help="cube file format (default npz; envi writes .hdr + .img)",
+    )
+    p.add_argument(
+        "--preview", action="store_true", help="also write band-grid, sRGB and spectra PNGs"
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile side in px (default: from free memory; 0: none)",
+    )
+    p.add_argument("--overlap", type=int, default=None, help="tile overlap in px")
+    p.add_argument("--tile-batch", type=int, default=1, help="tiles per forward pass (1)")
+    p.add_argument("--ensemble", action="store_true", help="8-way flip/transpose self-ensemble")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--checkpoint", default=None, help="your own weights for the architecture")
+    p.add_argument(
+        "--alpha", choices=["error", "drop"], default="error", help="what to do with RGBA input"
+    )
+    p.add_argument(
+        "--input-encoding",
+        choices=["srgb", "linear"],
+        default="srgb",
+        help="how the photos are encoded (srgb for ordinary photos)",
+    )
+    p.add_argument("--memory-limit", type=float, default=None, metavar="GB", help="RAM to plan for")
+    p.add_argument(
+        "--camera-correction",
+        action="store_true",
+        help="map sRGB photos to the weight's camera RGB (linear weights with a response)",
+    )
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "plot",
+        help="draw pictures of a saved cube",
+        description="Write a band grid, spectra and an sRGB render of a cube file "
+        "(.npz/.npy/.mat/.h5/.hdr); with --gt also the per-pixel MRAE map.",
+        epilog="""examples:
+  ssrzoo plot out/photo.npz
+  ssrzoo plot out/photo.hdr --pixel 120,340 --region 0,0,64,64 --rgb photo.jpg
+  ssrzoo plot pred.npz --gt truth.npz -o figures/
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("cube", help="cube file written by `ssrzoo predict` (or with wavelengths)")
+    p.add_argument("-o", "--output", default=None, help="output folder (default: the cube's)")
+    p.add_argument(
+        "--pixel",
+        type=_parse_ints(2, "Y,X"),
+        action="append",
+        default=[],
+        help="pixel Y,X whose spectrum to plot (repeatable)",
+    )
+    p.add_argument(
+        "--region",
+        type=_parse_ints(4, "Y0,X0,Y1,X1"),
+        action="append",
+        default=[],
+        help="box Y0,X0,Y1,X1 whose mean spectrum to plot (repeatable)",
+    )
+    p.add_argument("--bands", type=int, default=16, help="bands in the grid (16)")
+    p.add_argument("--rgb", default=None, help="the input photo, shown beside the sRGB render")
+    p.add_argument("--gt", default=None, help="ground-truth cube file: adds an MRAE map")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser(
+        "train",
+        help="train or fine-tune a model from a YAML recipe",
+        description="Train from a recipe (recipes/*.yaml) with dotted key=value overrides. "
+        "Multi-process: torchrun --nproc_per_node N -m ssrzoo train --config ...",
+        epilog="""examples:
+  ssrzoo train --config recipes/mae_ktsr_ntire.yaml
+  ssrzoo train --config recipes/mae_ktsr_ntire.yaml optim.lr=2e-4 sched.steps=5000
+  ssrzoo train --config recipes/mae_ktsr_ntire.yaml --resume
+  torchrun --nproc_per_node 4 -m ssrzoo train --config recipes/s2mae_ntire.yaml device=cuda
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", required=True, help="recipe YAML (see recipes/)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. optim.lr=1e-3")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "eval",
+        help="score a model on a dataset (MRAE, RMSE, PSNR, SAM, SSIM)",
+        description="Reconstruct every image of a dataset and print the metrics table. "
+        "Ground truth on another band grid is resampled to the model's; images without an "
+        "RGB (or all, with --simulate) get one simulated with the weight's camera response.",
+        epilog="""examples:
+  ssrzoo eval -m mae_ktsr_ntire --dataset ntire2022 --root data/NTIRE2022 --split val
+  ssrzoo eval -m mst_plus_plus_ntire --dataset cave_crops --root ../shared/data --simulate
+  ssrzoo eval -m local-dir:runs/mine/export --dataset hyperspectral_folder --root cubes/ --json
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-m", "--model", required=True, help="model name, hf-hub:... or local-dir:...")
+    p.add_argument("--dataset", required=True, help="dataset class, e.g. ntire2022, cave, icvl")
+    p.add_argument("--root", required=True, help="the dataset's folder")
+    p.add_argument("--split", default="all", help="dataset split (default all)")
+    p.add_argument("--simulate", action="store_true", help="simulate RGB even if the data has it")
+    p.add_argument("--crop", type=int, default=0, help="border pixels left out of the metrics")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
+    p.add_argument("--tile", type=int, default=None, help="tile side in px (0: none)")
+    p.add_argument("--ensemble", action="store_true", help="8-way flip/transpose self-ensemble")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--checkpoint", default=None, help="your own weights for the architecture")
+    p.add_argument(
+        "--input-encoding",
+        choices=["srgb", "linear"],
+        default=None,
+        help="encoding of the dataset's RGB (default: the weight's own, as in training)",
+    )
+    p.add_argument("--per-image", action="store_true", help="one table row per image")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_eval)
+
     return parser
 
 
@@ -144,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ssrzoo: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError, KeyError) as err:
+    except (ValueError, OSError, RuntimeError, KeyError, MemoryError) as err:
         if args.verbose:
             raise
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
