@@ -10,10 +10,12 @@ __version__ = "0.1.0"
 from .exceptions import (
     CheckpointError,
     ChecksumError,
+    DatasetNotFoundError,
     SsrzooError,
     UnknownModelError,
     WeightsNotFoundError,
 )
+from .inference import Reconstructor, SpectralImage, predict
 from .models import (
     PretrainedCfg,
     create_model,
@@ -30,7 +32,10 @@ from .models import (
 __all__ = [
     "CheckpointError",
     "ChecksumError",
+    "DatasetNotFoundError",
     "PretrainedCfg",
+    "Reconstructor",
+    "SpectralImage",
     "SsrzooError",
     "UnknownModelError",
     "WeightsNotFoundError",
@@ -41,6 +46,7 @@ __all__ = [
     "list_aliases",
     "list_models",
     "list_pretrained",
+    "predict",
     "push_to_hub",
     "register_model",
     "save_pretrained",

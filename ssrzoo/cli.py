@@ -150,7 +150,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         source_encoding=args.input_encoding,
         memory_limit=memory,
-        camera_correction=args.camera_correction,
+        camera_correction={"auto": None, "on": True, "off": False}[args.camera_correction],
     )
     failed = 0
     for path in tqdm(images, unit="image", disable=None if len(images) > 1 else True):
@@ -392,8 +392,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-limit", type=float, default=None, metavar="GB", help="RAM to plan for")
     p.add_argument(
         "--camera-correction",
-        action="store_true",
-        help="map sRGB photos to the weight's camera RGB (linear weights with a response)",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="map sRGB photos to the weight's camera RGB; auto: when the weight takes linear "
+        "RGB of a known camera response (default)",
     )
     p.set_defaults(func=_cmd_predict)
 

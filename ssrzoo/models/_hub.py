@@ -401,7 +401,8 @@ def _default_card_body(cfg: PretrainedCfg) -> str:
         "",
         "```python",
         "import ssrzoo",
-        f"model = ssrzoo.create_model({cfg.name!r}, pretrained=True)",
+        "",
+        f"model = ssrzoo.create_model({json.dumps(cfg.name)}, pretrained=True)",
         "print(model.pretrained_cfg.wavelengths)",
         "```",
     ]

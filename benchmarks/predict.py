@@ -1,0 +1,277 @@
+"""Benchmark of ``ssrzoo.predict`` on CPU: latency, throughput, FLOP/s share, peak memory.
+
+Prints three tables:
+
+1. the machine's sustained FLOP/s on a plain 3x3 convolution (64 -> 64 channels, 256x256),
+   measured in this run, as the reference for "how much of the machine does a model use";
+2. per model: ``predict`` latency on a 512x512 photo (median of ``--repeats`` warm runs,
+   reading, conversion, tiling and the copy into the cube included), throughput in
+   megapixels per second, the model's FLOPs per 512x512 forward
+   (``ssrzoo.models._cost.count_flops``: 2 per multiply-accumulate) and the FLOP/s achieved
+   as a share of the conv3x3 figure;
+3. peak resident memory (``resource.getrusage(...).ru_maxrss``) of a fresh subprocess that
+   reconstructs a 4000x3000 JPEG with automatic tiling; it must stay under 3 GB (the
+   31-band float32 cube alone is 1.49 GB). The script exits 1 if it does not.
+
+Models: the published (pretrained) weights; while none is published, every registered
+architecture with random weights (the output says so; speed does not depend on the values).
+
+Linux carries a parent's peak RSS over into a child it starts (``ru_maxrss`` survives
+``fork``/``exec``), so the memory run is started first, from this script's process before it
+imports torch; the child also reports its ``VmHWM`` (peak of its own address space).
+
+    python benchmarks/predict.py
+    python benchmarks/predict.py --models 'mst*' 'mae*' --repeats 5 --json out.json
+    python benchmarks/predict.py --skip-rss
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fnmatch
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# torch and ssrzoo are imported inside the functions: see the module docstring (RSS).
+
+RSS_LIMIT_BYTES = 3_000_000_000
+
+
+def conv3x3_flops_per_second(repeats: int = 5) -> float:
+    """Sustained FLOP/s of a dense 3x3 convolution, 64 -> 64 channels on 256x256."""
+    import torch
+    from torch import nn
+
+    conv = nn.Conv2d(64, 64, 3, padding=1).eval()
+    x = torch.rand(1, 64, 256, 256)
+    flops = 2 * 64 * 64 * 9 * 256 * 256
+    times = []
+    with torch.inference_mode():
+        for i in range(repeats + 2):
+            start = time.perf_counter()
+            conv(x)
+            if i >= 2:  # the first calls pick algorithms and warm caches
+                times.append(time.perf_counter() - start)
+    return flops / statistics.median(times)
+
+
+def test_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A smooth colourful scene with some texture, ``(H, W, 3)`` uint8.
+
+    Built 256 rows at a time, so making a 4000x3000 photo costs little more than its 36 MB.
+    """
+    rng = np.random.default_rng(seed)
+    photo = np.empty((height, width, 3), dtype=np.uint8)
+    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    for top in range(0, height, 256):
+        y = np.linspace(0, 1, height, dtype=np.float32)[top : top + 256, None]
+        rows = np.stack(
+            [
+                0.5 + 0.4 * np.sin(6 * x + 2 * y),
+                0.5 + 0.4 * np.cos(5 * y - 3 * x),
+                0.5 + 0.4 * np.sin(4 * (x + y)),
+            ],
+            axis=-1,
+        )
+        rows += rng.normal(0, 0.02, rows.shape).astype(np.float32)
+        photo[top : top + 256] = (np.clip(rows, 0, 1) * 255).astype(np.uint8)
+    return photo
+
+
+def model_names(patterns: list[str], exclude: list[str]) -> tuple[list[str], bool]:
+    """The names to benchmark and whether they are published weights."""
+    import ssrzoo
+
+    pretrained = ssrzoo.list_pretrained()
+    names, published = (pretrained, True) if pretrained else (ssrzoo.list_models(), False)
+    if patterns:
+        names = [n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)]
+    return [n for n in names if not any(fnmatch.fnmatch(n, p) for p in exclude)], published
+
+
+def bench_model(name: str, published: bool, photo: np.ndarray, repeats: int) -> dict[str, Any]:
+    import ssrzoo
+    from ssrzoo.inference import Reconstructor
+    from ssrzoo.models._cost import count_flops
+
+    start = time.perf_counter()
+    model = ssrzoo.create_model(name, pretrained=published)
+    created = time.perf_counter() - start
+    reconstructor = Reconstructor(model, device="cpu")
+    reconstructor(photo)  # warm-up: allocator, one-off probes, lazy imports
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        reconstructor(photo)
+        times.append(time.perf_counter() - start)
+    latency = statistics.median(times)
+    try:
+        flops: int | None = count_flops(model, (1, 3, *photo.shape[:2]))
+    except Exception:  # models computed outside torch (numpy, LUTs) have no torch FLOPs
+        flops = None
+    return {
+        "model": name,
+        "create_s": created,
+        "latency_s": latency,
+        "mp_per_s": photo.shape[0] * photo.shape[1] / 1e6 / latency,
+        "gflops": None if not flops else flops / 1e9,
+        "gflop_per_s": None if not flops else flops / 1e9 / latency,
+        "params": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def rss_child(model: str, photo_path: str) -> None:
+    """Run in a fresh process: reconstruct one photo, print peak RSS as JSON."""
+    import ssrzoo
+    from ssrzoo.inference import Reconstructor
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    published = ssrzoo.get_pretrained_cfg(model).has_weights
+    reconstructor = Reconstructor(ssrzoo.create_model(model, pretrained=published), device="cpu")
+    ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    start = time.perf_counter()
+    result = reconstructor(photo_path)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    hwm = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        status = Path("/proc/self/status").read_text()
+        hwm = int(status.split("VmHWM:")[1].split()[0]) * 1024
+    print(
+        json.dumps(
+            {
+                "model": model,
+                "published": published,
+                "shape": list(result.shape),
+                "tile": result.metadata["tile"],
+                "seconds": elapsed,
+                "rss_after_import": base,
+                "rss_model_ready": ready,
+                "rss_peak": peak,
+                "vm_hwm": hwm,
+                "cube_bytes": result.cube.nbytes,
+            }
+        )
+    )
+
+
+def measure_rss(model: str, width: int, height: int) -> dict[str, Any]:
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"photo_{width}x{height}.jpg"
+        Image.fromarray(test_photo(height, width)).save(path, quality=90)
+        command = [sys.executable, __file__, "--rss-child", model, str(path)]
+        run = subprocess.run(command, capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        tail = run.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"the RSS subprocess failed: {tail[0]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="*", default=[], help="fnmatch patterns to keep")
+    parser.add_argument("--exclude", nargs="*", default=[], help="fnmatch patterns to drop")
+    parser.add_argument("--size", type=int, default=512, help="square photo side (512)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model (3)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--rss-model", default="mae_ktsr", help="model for the 4000x3000 run (mae_ktsr)"
+    )
+    parser.add_argument("--rss-size", default="4000x3000", help="WIDTHxHEIGHT of that photo")
+    parser.add_argument("--skip-rss", action="store_true", help="skip the peak-memory run")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the RSS child inherits it
+    if args.rss_child:
+        rss_child(*args.rss_child)
+        return 0
+
+    # While this process is small (no torch yet), start the memory run: see the docstring.
+    rss = None
+    if not args.skip_rss:
+        width, height = (int(v) for v in args.rss_size.lower().split("x"))
+        rss = measure_rss(args.rss_model, width, height)
+
+    import torch
+
+    import ssrzoo
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names, published = model_names(args.models, args.exclude)
+    cpu = platform.processor() or platform.machine()
+    print(
+        f"# ssrzoo {ssrzoo.__version__}, torch {torch.__version__}, {cpu}, "
+        f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads"
+    )
+    if not published:
+        print("# no pretrained weights are published yet: benchmarking every registered model")
+        print("# with random weights (latency and FLOPs do not depend on the weight values)")
+    conv = conv3x3_flops_per_second()
+    print(f"\nconv3x3 (64->64, 256x256) sustained: {conv / 1e9:.1f} GFLOP/s\n")
+
+    photo = test_photo(args.size, args.size)
+    rows = []
+    header = (
+        f"| model | create s | predict {args.size}x{args.size} s | MP/s | GFLOPs | GFLOP/s "
+        "| share of conv3x3 |"
+    )
+    print(header)
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        try:
+            row = bench_model(name, published, photo, args.repeats)
+        except Exception as err:  # one broken model must not hide the others' numbers
+            print(f"| {name} | failed: {type(err).__name__}: {str(err)[:60]} | | | | | |")
+            continue
+        rows.append(row)
+        share = None if row["gflop_per_s"] is None else 100 * row["gflop_per_s"] * 1e9 / conv
+        print(
+            f"| {name} | {row['create_s']:.1f} | {row['latency_s']:.3f} | {row['mp_per_s']:.3f} "
+            f"| {fmt(row['gflops'], '.1f')} | {fmt(row['gflop_per_s'], '.1f')} "
+            f"| {fmt(share, '.1f')}{'' if share is None else ' %'} |",
+            flush=True,
+        )
+
+    results: dict[str, Any] = {"conv3x3_flop_per_s": conv, "published": published, "models": rows}
+    status = 0
+    if rss is not None:
+        ok = rss["rss_peak"] < RSS_LIMIT_BYTES
+        status = 0 if ok else 1
+        hwm = "n/a" if rss["vm_hwm"] is None else f"{rss['vm_hwm'] / 1e9:.2f} GB"
+        print(
+            f"\npeak RSS reconstructing {args.rss_size} with {rss['model']} "
+            f"(tile {rss['tile']}, {rss['seconds']:.0f} s): {rss['rss_peak'] / 1e9:.2f} GB "
+            f"(VmHWM {hwm}; cube {rss['cube_bytes'] / 1e9:.2f} GB; after import "
+            f"{rss['rss_after_import'] / 1e9:.2f} GB, model ready "
+            f"{rss['rss_model_ready'] / 1e9:.2f} GB): "
+            f"{'PASS' if ok else 'FAIL'} (limit {RSS_LIMIT_BYTES / 1e9:.0f} GB)"
+        )
+        results["rss"] = rss
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
