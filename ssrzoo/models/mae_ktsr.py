@@ -848,12 +848,23 @@ def _cfg(**kwargs: Any) -> PretrainedCfg:
 
 
 _TAGS = ("ntire2020", "cave", "harvard", "pavia")
+# Weights bundled in ssrzoo/weights/<name>/ (their config.json holds the measured metadata).
+_PUBLISHED: dict[str, dict[str, Any]] = {
+    "mae_ktsr.ntire2020": dict(
+        sha256="0f6f12ee77cbc6294c672f19d8e7b3bf46ccdaa0f67ef71e92784adc58110dd6", bundled=True
+    ),
+    "s2mae.ntire2020": dict(
+        sha256="ce540e72ed36f61982a3ec16464f9c458493663635e3bb07478b4212232b7f03", bundled=True
+    ),
+}
 
 default_cfgs = generate_default_cfgs(
     {
         **{
             f"mae_ktsr.{tag}": _cfg(
-                hf_hub_id=f"ssrzoo/mae_ktsr_{tag.removesuffix('2020')}", **protocol_fields(tag)
+                hf_hub_id=f"ssrzoo/mae_ktsr_{tag.removesuffix('2020')}",
+                **protocol_fields(tag),
+                **_PUBLISHED.get(f"mae_ktsr.{tag}", {}),
             )
             for tag in _TAGS
         },
@@ -863,6 +874,7 @@ default_cfgs = generate_default_cfgs(
                 notes="stage-1 S²-MAE prior of MAE-KTSR; forward(rgb) is its RGB-only "
                 "reconstruction, MAEKTSR.load_prior takes its weights",
                 **protocol_fields(tag),
+                **_PUBLISHED.get(f"s2mae.{tag}", {}),
             )
             for tag in _TAGS
         },
