@@ -12,6 +12,7 @@ import torch
 
 import ssrzoo
 from ssrzoo.metrics import mrae
+from ssrzoo.models import file_sha256
 from ssrzoo.models.classical import (
     Jakob2019Recovery,
     Mallett2019Recovery,
@@ -203,7 +204,9 @@ def test_fitted_model_round_trips_through_save_pretrained(tmp_path: Path) -> Non
 
     weights = folder / "model.safetensors"
     by_file = ssrzoo.create_model(
-        "root_poly3", pretrained=True, pretrained_cfg_overlay={"file": str(weights)}
+        "root_poly3",
+        pretrained=True,
+        pretrained_cfg_overlay={"file": str(weights), "sha256": file_sha256(weights)},
     )
     torch.testing.assert_close(by_file(x), expected)
     by_checkpoint = ssrzoo.create_model("root_poly3", checkpoint_path=weights)
@@ -219,7 +222,7 @@ def test_registry_names_and_cfgs() -> None:
         cfg = ssrzoo.get_pretrained_cfg(f"{name}_ntire")
         assert cfg.name == f"{name}.ntire2020"
         assert cfg.wavelengths == tuple(WL) and cfg.response_name == "cie1964_10deg"
-        assert cfg.sha256 is None
+        assert cfg.bundled and len(cfg.sha256) == 64  # fitted weights ship in the package
     counts = {n: ssrzoo.models.count_params(ssrzoo.create_model(n)) for n in REGRESSIONS}
     assert counts == {"linear_regression": 93, "root_poly2": 186, "root_poly3": 403}
 

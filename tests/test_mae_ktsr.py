@@ -61,7 +61,11 @@ def test_variants_registered_with_band_metadata(arch: str, short: str) -> None:
     wl = np.asarray(cfg.wavelengths)
     assert len(wl) == bands and wl[0] == first and wl[-1] == pytest.approx(last)
     assert np.allclose(np.diff(wl), (last - first) / (bands - 1))  # uniform grid
-    assert cfg.sha256 is None and cfg.response is None and not cfg.has_weights
+    if cfg.bundled:  # a published weight: pinned, with the camera response numbers
+        assert len(cfg.sha256) == 64 and cfg.has_weights
+        assert np.asarray(cfg.response).shape == (3, bands)
+    else:
+        assert cfg.sha256 is None and cfg.response is None and not cfg.has_weights
     assert cfg.hf_hub_id == f"ssrzoo/{alias}"
     assert cfg.doi == "10.1109/TCI.2025.3608970" and "Masked Autoencoder" in cfg.paper
 
