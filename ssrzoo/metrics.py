@@ -42,9 +42,11 @@ __all__ = [
     "Evaluator",
     "bp_mrae",
     "mrae",
+    "mrae_per_image",
     "psnr",
     "rmse",
     "sam",
+    "sam_map",
     "ssim",
 ]
 
@@ -97,7 +99,12 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
 
 
-def _mrae_values(p: torch.Tensor, t: torch.Tensor, eps: float, mask: bool) -> torch.Tensor:
+def mrae_per_image(p: torch.Tensor, t: torch.Tensor, eps: float, mask: bool) -> torch.Tensor:
+    """Per-image MRAE ``(B,)`` of ``(B, C, H, W)`` tensors, differentiable, in their dtype.
+
+    The building block of :func:`mrae` (which adds float64, cropping and reduction) and of
+    the MRAE training loss; ``eps`` and ``mask`` as in :func:`mrae`.
+    """
     if eps < 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     denom = t.abs()
@@ -141,7 +148,7 @@ def mrae(
         reduction: ``'mean'`` (float64 scalar) or ``'none'`` (``(B,)`` per-image values).
     """
     p, t = _pair(pred, target, crop)
-    return _reduce(_mrae_values(p, t, eps, mask), reduction)
+    return _reduce(mrae_per_image(p, t, eps, mask), reduction)
 
 
 def rmse(pred: Any, target: Any, *, crop: int = 0, reduction: str = "mean") -> torch.Tensor:
@@ -170,7 +177,7 @@ def psnr(
     return _reduce(10.0 * torch.log10(data_range**2 / mse), reduction)
 
 
-def _sam_map(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def sam_map(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Per-pixel spectral angle in radians, ``(B, H, W)``.
 
     Uses ``2 atan2(|a - b|, |a + b|)`` on unit vectors (accurate for tiny angles where
@@ -191,7 +198,7 @@ def sam(pred: Any, target: Any, *, crop: int = 0, reduction: str = "mean") -> to
     one spectrum is all zero counts as 90°, where both are zero as 0°.
     """
     p, t = _pair(pred, target, crop)
-    return _reduce(torch.rad2deg(_sam_map(p, t)).flatten(1).mean(dim=1), reduction)
+    return _reduce(torch.rad2deg(sam_map(p, t)).flatten(1).mean(dim=1), reduction)
 
 
 def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: Any) -> torch.Tensor:

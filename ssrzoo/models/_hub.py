@@ -36,12 +36,15 @@ from ._pretrained import PretrainedCfg, json_ready
 __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
+    "atomic_write",
     "bundled_weights_dir",
     "download_from_hub",
     "load_config",
     "push_to_hub",
     "resolve_pretrained_file",
     "save_pretrained",
+    "untie_tensors",
+    "with_bundled_metadata",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -246,7 +249,7 @@ def load_config(
     return config, Path(config_file).parent
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
     """Write through a temp file in the same folder then rename, so no half file is left."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -292,8 +295,8 @@ def save_pretrained(
         )
     args = dict(model_args if model_args is not None else getattr(model, "model_args", {}))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    state = _untie(state)
-    _atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
+    state = untie_tensors(state)
+    atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
     cfg = cfg.replace(
         sha256=file_sha256(folder / WEIGHTS_NAME),
         hf_hub_filename=WEIGHTS_NAME,
@@ -308,13 +311,13 @@ def save_pretrained(
         "ssrzoo_version": __version__,
     }
     text = json.dumps(config, indent=2, sort_keys=False) + "\n"
-    _atomic_write(folder / CONFIG_NAME, lambda p: Path(p).write_text(text))
+    atomic_write(folder / CONFIG_NAME, lambda p: Path(p).write_text(text))
     card = make_model_card(cfg, body=card_body)
-    _atomic_write(folder / CARD_NAME, lambda p: Path(p).write_text(card))
+    atomic_write(folder / CARD_NAME, lambda p: Path(p).write_text(card))
     return folder
 
 
-def _untie(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def untie_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """safetensors refuses shared storage; clone tensors that alias another one."""
     seen: set[int] = set()
     out = {}

@@ -35,7 +35,7 @@ from safetensors.torch import load_file, save_file
 
 from ..exceptions import CheckpointError
 from ..models._helpers import file_sha256
-from ..models._hub import _untie
+from ..models._hub import untie_tensors
 
 __all__ = [
     "CheckpointManager",
@@ -65,7 +65,7 @@ def pack_state(state: Any) -> tuple[Any, dict[str, torch.Tensor]]:
     """
     tensors: dict[str, torch.Tensor] = {}
     tree = _pack(state, "", tensors)
-    return tree, _untie(tensors)
+    return tree, untie_tensors(tensors)
 
 
 def _pack(obj: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..models._hub import _atomic_write
+from ..models._hub import atomic_write
 
 __all__ = ["RunLogger"]
 
@@ -133,7 +133,7 @@ class RunLogger:
     @staticmethod
     def _atomic(path: Path, write: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, write)
+        atomic_write(path, write)
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..metrics import _mrae_values, _sam_map, bp_mrae, mrae, psnr, rmse, sam
+from ..metrics import bp_mrae, mrae, mrae_per_image, psnr, rmse, sam, sam_map
 
 __all__ = ["ReconstructionLoss", "reconstruction_metrics"]
 
@@ -79,16 +79,16 @@ class ReconstructionLoss(nn.Module):
         terms: dict[str, torch.Tensor] = {}
         w = self.weights
         if w["mrae"]:
-            terms["mrae"] = _mrae_values(pred, target, self.eps, False).mean()
+            terms["mrae"] = mrae_per_image(pred, target, self.eps, False).mean()
         if w["l1"]:
             terms["l1"] = (pred - target).abs().mean()
         if w["sam"]:
-            terms["sam"] = _sam_map(pred, target).mean()
+            terms["sam"] = sam_map(pred, target).mean()
         if w["bp"]:
             m = self.response.to(pred.dtype)  # type: ignore[union-attr]
             proj_p = torch.einsum("kc,bchw->bkhw", m, pred)
             proj_t = torch.einsum("kc,bchw->bkhw", m, target)
-            terms["bp"] = _mrae_values(proj_p, proj_t, self.eps, False).mean()
+            terms["bp"] = mrae_per_image(proj_p, proj_t, self.eps, False).mean()
         total = sum(w[k] * v for k, v in terms.items())
         return total, terms  # type: ignore[return-value]
 
