@@ -3,6 +3,7 @@ padding that is cropped back exactly, and the layers whose formula we re-derived
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -60,7 +61,10 @@ def test_registered_with_ntire_protocol(name: str) -> None:
     assert cfg.response_name == "cie1964_10deg"
     assert cfg.hf_hub_id == f"ssrzoo/{name}_ntire"
     assert cfg.paper
-    assert not cfg.has_weights
+    if cfg.bundled:  # a published weight: pinned, with its camera response numbers
+        assert len(cfg.sha256) == 64 and np.asarray(cfg.response).shape == (3, 31)
+    else:
+        assert not cfg.has_weights
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE_PARAMS_M))

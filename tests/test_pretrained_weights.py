@@ -56,7 +56,12 @@ def test_classical_weights_reproduce_their_card(name: str, shared_data: Path) ->
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in PRETRAINED if n.split(".")[0] in ("mae_ktsr",) and n.endswith("ntire2020")]
+    "name",
+    [
+        n
+        for n in PRETRAINED
+        if n.split(".")[0] in ("mae_ktsr", "mst_plus_plus") and n.endswith("ntire2020")
+    ],
 )
 def test_trained_weight_reproduces_its_validation_mrae(
     name: str, shared_data: Path, tmp_path: Path
