@@ -251,6 +251,24 @@ def test_save_pretrained_local_dir_round_trip(tmp_path: Path) -> None:
         ssrzoo.create_model(f"local-dir:{folder}")
 
 
+def test_save_pretrained_float16_storage_loads_back_as_float32(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    model = _reference_model()
+    full = ssrzoo.save_pretrained(model, tmp_path / "fp32")
+    half = ssrzoo.save_pretrained(model, tmp_path / "fp16", dtype=torch.float16)
+    stored = load_file(str(half / "model.safetensors"))
+    assert {t.dtype for t in stored.values() if t.is_floating_point()} == {torch.float16}
+    size = (half / "model.safetensors").stat().st_size
+    assert size < 0.6 * (full / "model.safetensors").stat().st_size
+    loaded = ssrzoo.create_model(f"local-dir:{half}")
+    for key, value in model.state_dict().items():
+        restored = loaded.state_dict()[key]
+        assert restored.dtype == value.dtype
+        # float16 keeps 11 significant bits: a relative error below 2**-11
+        torch.testing.assert_close(restored, value, rtol=2**-11, atol=1e-7)
+
+
 def test_model_card_front_matter(tmp_path: Path) -> None:
     import yaml
 

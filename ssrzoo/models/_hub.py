@@ -268,6 +268,7 @@ def save_pretrained(
     model_args: Mapping[str, Any] | None = None,
     pretrained_cfg: PretrainedCfg | None = None,
     card_body: str | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Path:
     """Write ``config.json``, ``model.safetensors`` and ``README.md`` to a folder.
 
@@ -282,6 +283,9 @@ def save_pretrained(
         pretrained_cfg: metadata to store; its ``sha256`` is set to the written file's.
         card_body: Markdown for the model card below the front matter; a default one
             is generated from the metadata.
+        dtype: store floating-point tensors in this dtype, e.g. ``torch.float16`` to halve
+            the file; loading casts them back to the model's own dtype. Check the metrics
+            after such a conversion (``benchmarks/leaderboard.py`` compares them to the card).
 
     Returns:
         The folder path.
@@ -295,6 +299,8 @@ def save_pretrained(
         )
     args = dict(model_args if model_args is not None else getattr(model, "model_args", {}))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     state = untie_tensors(state)
     atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
     cfg = cfg.replace(

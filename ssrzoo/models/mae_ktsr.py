@@ -851,10 +851,13 @@ _TAGS = ("ntire2020", "cave", "harvard", "pavia")
 # Weights bundled in ssrzoo/weights/<name>/ (their config.json holds the measured metadata).
 _PUBLISHED: dict[str, dict[str, Any]] = {
     "mae_ktsr.ntire2020": dict(
-        sha256="0f6f12ee77cbc6294c672f19d8e7b3bf46ccdaa0f67ef71e92784adc58110dd6", bundled=True
+        sha256="9707999930ef57fadd729d4a70fec7583adf7f5e77822f854da5a431ec284769", bundled=True
     ),
     "s2mae.ntire2020": dict(
-        sha256="ce540e72ed36f61982a3ec16464f9c458493663635e3bb07478b4212232b7f03", bundled=True
+        sha256="45a41a4bd8cc67f10614d0229dcb615b932f5df33dad7ab64b928da8599ddc09", bundled=True
+    ),
+    "mae_ktsr_noprior.ntire2020": dict(
+        sha256="dd27a675ec265ca0d023a4a6946e26e21e00b9fd48858f147e559102afca06c3", bundled=True
     ),
 }
 
@@ -878,6 +881,13 @@ default_cfgs = generate_default_cfgs(
             )
             for tag in _TAGS
         },
+        "mae_ktsr_noprior.ntire2020": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_noprior_ntire",
+            notes="the prior ablation of mae_ktsr.ntire2020: the same reconstructor, data and "
+            "schedule, without the S²-MAE prior and its ISFF fusion",
+            **protocol_fields("ntire2020"),
+            **_PUBLISHED.get("mae_ktsr_noprior.ntire2020", {}),
+        ),
     }
 )
 
@@ -894,10 +904,19 @@ def s2mae(pretrained: bool = False, **kwargs: Any) -> S2MAE:
     return _create_s2mae("s2mae", pretrained, **kwargs)
 
 
+@register_model
+def mae_ktsr_noprior(pretrained: bool = False, **kwargs: Any) -> MAEKTSR:
+    """MAE-KTSR's reconstructor alone (``use_prior=False``): the paper's prior ablation."""
+    return _create_mae_ktsr("mae_ktsr_noprior", pretrained, **{"use_prior": False, **kwargs})
+
+
 register_model_aliases(
     {
-        f"{arch}_{tag.removesuffix('2020')}": f"{arch}.{tag}"
-        for arch in ("mae_ktsr", "s2mae")
-        for tag in _TAGS
+        **{
+            f"{arch}_{tag.removesuffix('2020')}": f"{arch}.{tag}"
+            for arch in ("mae_ktsr", "s2mae")
+            for tag in _TAGS
+        },
+        "mae_ktsr_noprior_ntire": "mae_ktsr_noprior.ntire2020",
     }
 )

@@ -270,7 +270,7 @@ default_cfgs = generate_default_cfgs(
     {
         "mst_plus_plus.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mst_plus_plus_ntire",
-            sha256="061f83c217f1a4a00c6c8e5344620dc8d51f26670e637a6113cd26f5d002bf28",
+            sha256="1a489c7c1e3d5823b4dabc9eb1aeb2153bd74ebccf161e0851820af8ecad4be5",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
