@@ -856,6 +856,9 @@ _PUBLISHED: dict[str, dict[str, Any]] = {
     "s2mae.ntire2020": dict(
         sha256="45a41a4bd8cc67f10614d0229dcb615b932f5df33dad7ab64b928da8599ddc09", bundled=True
     ),
+    "mae_ktsr.pavia": dict(
+        sha256="f9b198ed891ea008d91fa5c829d376e3599bb75d70a3d443db52c50aff3c56b7", bundled=True
+    ),
     "mae_ktsr_noprior.ntire2020": dict(
         sha256="dd27a675ec265ca0d023a4a6946e26e21e00b9fd48858f147e559102afca06c3", bundled=True
     ),
