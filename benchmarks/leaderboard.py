@@ -17,13 +17,15 @@ their input is the patch rendered to sRGB (:func:`ssrzoo.spectral.render_srgb`, 
 white balance, auto exposure), their output times D65 is scaled per patch by least squares
 to the target radiance (an oracle the first table's models do not get).
 
-    python benchmarks/leaderboard.py --root ../shared/data --out docs/results/leaderboard.md
+    python benchmarks/leaderboard.py --root ../shared/data --out docs/results/leaderboard.md \
+        --figure docs/images/leaderboard_cost.png
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
 import subprocess
 import tempfile
@@ -153,6 +155,33 @@ def cpu_ms(model: torch.nn.Module, size: int, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
+def plot_cost(rows: list[tuple], size: int, path: Path) -> None:
+    """Accuracy against cost: MRAE over GFLOPs (log scale), one labelled point per weight."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    for name, metrics, *_, gflops, _ms in rows:
+        ax.scatter(gflops, metrics["mrae"], s=28)
+        ax.annotate(
+            name.split(".")[0],
+            (gflops, metrics["mrae"]),
+            fontsize=8,
+            xytext=(4, 3),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel(f"GFLOPs per {size}x{size} image (log)")
+    ax.set_ylabel("validation MRAE (lower is better)")
+    ax.set_title("NTIRE2020-Clean protocol on the ICVL strips")
+    ax.grid(True, which="both", alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def _fmt(metrics: dict[str, float], column: str) -> str:
     if column not in metrics:
         return "-"
@@ -168,6 +197,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-colour", action="store_true", help="skip the colour-science table")
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
+    parser.add_argument("--figure", type=Path, default=None, help="MRAE-vs-GFLOPs chart (PNG)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = [n for n in ssrzoo.list_pretrained("*.ntire2020") if not n.startswith("s2mae")]
@@ -221,6 +251,11 @@ def main() -> None:
             f"| `{name}` | {values} | {vs_card} | {budget} | {clock} | {params:,} | "
             f"{gflops:.2f} | {ms:.0f} |"
         )
+    if args.figure:
+        plot_cost(rows, args.size, args.figure)
+        where = args.out.resolve().parent if args.out else Path.cwd()
+        link = Path(os.path.relpath(args.figure.resolve(), where)).as_posix()
+        lines += ["", f"![Validation MRAE against GFLOPs per weight]({link})"]
     if colour_rows:
         lines += [
             "",
