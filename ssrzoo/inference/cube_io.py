@@ -27,19 +27,17 @@ only when complete, so an error (or Ctrl-C) never leaves a partial output file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import __version__
+from .._atomic import atomic_files
 from ..models import PretrainedCfg
 from .spectral_image import SpectralImage
 
@@ -86,29 +84,6 @@ def output_paths(path: str | os.PathLike, format: str) -> list[Path]:
     if format == "npy":
         return [path, path.with_suffix(".json")]
     return [path]
-
-
-@contextlib.contextmanager
-def atomic_files(*targets: Path) -> Iterator[list[Path]]:
-    """Yield temporary paths beside ``targets``; rename them onto ``targets`` on success.
-
-    On any exception (including ``KeyboardInterrupt``) the temporary files are removed and
-    no target is touched.
-    """
-    tag = uuid.uuid4().hex[:8]
-    temps = [t.with_name(f".{t.name}.{tag}.tmp") for t in targets]
-    done: list[Path] = []
-    try:
-        yield temps
-        for temp, target in zip(temps, targets, strict=True):
-            os.replace(temp, target)
-            done.append(target)
-    except BaseException:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
-        for target in done:  # a later rename failed: do not leave half a set behind
-            target.unlink(missing_ok=True)
-        raise
 
 
 def _to_json(meta: dict[str, Any], **kwargs: Any) -> str:

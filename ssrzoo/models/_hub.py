@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Mapping
 from importlib import resources
@@ -29,6 +28,7 @@ from huggingface_hub.errors import (
 from safetensors.torch import save_file
 
 from .. import __version__
+from .._atomic import atomic_write
 from ..exceptions import CheckpointError, WeightsNotFoundError
 from ._helpers import file_sha256, verify_sha256
 from ._pretrained import PretrainedCfg, json_ready
@@ -36,7 +36,6 @@ from ._pretrained import PretrainedCfg, json_ready
 __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
-    "atomic_write",
     "bundled_weights_dir",
     "download_from_hub",
     "load_config",
@@ -247,18 +246,6 @@ def load_config(
             f"{str(config_file)!r} has no 'architecture' key; write it with ssrzoo.save_pretrained"
         )
     return config, Path(config_file).parent
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Write through a temp file in the same folder then rename, so no half file is left."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_pretrained(

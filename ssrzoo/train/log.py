@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..models._hub import atomic_write
+from .._atomic import atomic_write
 
 __all__ = ["RunLogger"]
 
