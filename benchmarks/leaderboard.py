@@ -37,6 +37,7 @@ import torch
 import yaml
 
 import ssrzoo
+from ssrzoo.exceptions import UnknownModelError
 from ssrzoo.metrics import mrae, psnr, rmse, sam, ssim
 from ssrzoo.models import count_params
 from ssrzoo.models._cost import count_flops
@@ -182,6 +183,14 @@ def plot_cost(rows: list[tuple], size: int, path: Path) -> None:
     plt.close(fig)
 
 
+def _has_cfg(name: str) -> bool:
+    try:
+        ssrzoo.get_pretrained_cfg(name)
+    except UnknownModelError:
+        return False
+    return True
+
+
 def _fmt(metrics: dict[str, float], column: str) -> str:
     if column not in metrics:
         return "-"
@@ -251,6 +260,14 @@ def main() -> None:
             f"| `{name}` | {values} | {vs_card} | {budget} | {clock} | {params:,} | "
             f"{gflops:.2f} | {ms:.0f} |"
         )
+    unpublished = [
+        f"{arch}.ntire2020"
+        for arch in ssrzoo.list_models(exclude_filters="s2mae")
+        if f"{arch}.ntire2020" not in names and _has_cfg(f"{arch}.ntire2020")
+    ]
+    if unpublished:
+        lines += ["", "Registered for this protocol but without a published weight:"]
+        lines += [f"- `{n}`: {ssrzoo.get_pretrained_cfg(n).notes}" for n in unpublished]
     if args.figure:
         plot_cost(rows, args.size, args.figure)
         where = args.out.resolve().parent if args.out else Path.cwd()
