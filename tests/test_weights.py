@@ -267,6 +267,12 @@ def test_save_pretrained_float16_storage_loads_back_as_float32(tmp_path: Path) -
         assert restored.dtype == value.dtype
         # float16 keeps 11 significant bits: a relative error below 2**-11
         torch.testing.assert_close(restored, value, rtol=2**-11, atol=1e-7)
+    # the metadata remembers the storage dtype, so re-saving (what push_to_hub does) writes
+    # the same file: a published sha256 stays valid for the uploaded copy
+    assert loaded.pretrained_cfg.storage_dtype == "float16"
+    again = ssrzoo.save_pretrained(loaded, tmp_path / "again")
+    assert file_sha256(again / "model.safetensors") == file_sha256(half / "model.safetensors")
+    assert ssrzoo.create_model(f"local-dir:{full}").pretrained_cfg.storage_dtype is None
 
 
 def test_model_card_front_matter(tmp_path: Path) -> None:

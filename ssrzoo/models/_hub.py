@@ -273,6 +273,8 @@ def save_pretrained(
         dtype: store floating-point tensors in this dtype, e.g. ``torch.float16`` to halve
             the file; loading casts them back to the model's own dtype. Check the metrics
             after such a conversion (``benchmarks/leaderboard.py`` compares them to the card).
+            Default: the ``storage_dtype`` of the metadata, so re-saving a loaded weight
+            writes the same file; else the model's dtype.
 
     Returns:
         The folder path.
@@ -285,6 +287,8 @@ def save_pretrained(
             "model has no pretrained_cfg; build it with ssrzoo.create_model or pass pretrained_cfg="
         )
     args = dict(model_args if model_args is not None else getattr(model, "model_args", {}))
+    if dtype is None and cfg.storage_dtype:
+        dtype = getattr(torch, cfg.storage_dtype)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
@@ -295,6 +299,7 @@ def save_pretrained(
         hf_hub_filename=WEIGHTS_NAME,
         file=None,
         bundled=False,
+        storage_dtype=str(dtype).removeprefix("torch.") if dtype is not None else None,
     )
     config = {
         "architecture": cfg.architecture,

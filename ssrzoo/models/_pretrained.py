@@ -51,6 +51,10 @@ class PretrainedCfg:
         metrics: reported metrics, name -> value (e.g. ``{"mrae": 0.05}``).
         metrics_dataset: what the metrics were measured on.
         notes: anything else a user must know.
+        storage_dtype: dtype of the floating-point tensors in the weight file (e.g.
+            ``"float16"``); ``None`` means the model's own. Loading casts to the model's
+            dtype; :func:`~ssrzoo.save_pretrained` writes this dtype again, so a re-saved or
+            re-uploaded weight keeps its sha256.
         bundled: whether a copy of the weight ships inside the package.
     """
 
@@ -81,6 +85,7 @@ class PretrainedCfg:
     metrics: dict[str, float] = field(default_factory=dict)
     metrics_dataset: str = ""
     notes: str = ""
+    storage_dtype: str | None = None
     bundled: bool = False
 
     def __post_init__(self) -> None:

@@ -925,6 +925,7 @@ class Trainer:
             # A new weight: not the registry's published file, repo or training data.
             "hf_hub_id": None,
             "hf_hub_revision": None,
+            "storage_dtype": None,  # trained weights are saved as trained, not as loaded
             "datasets": tuple(card.get("datasets", ())),
             "metrics": metrics,
             "metrics_dataset": f"validation split: {info['val_desc']}",
