@@ -21,7 +21,6 @@ with random weights (to check the script before a weight exists).
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
@@ -149,20 +148,17 @@ def run_scene(
     return lines, notes
 
 
-def pavia_folder(path: Path, root: Path, tmp: Path) -> Path:
-    """A folder laid out for PaviaUniversity: links to the user's cube and the split files."""
+def pavia_paths(path: Path, root: Path) -> tuple[Path, Path]:
+    """The folder of the user's ``PaviaU.mat`` and the folder of the split files."""
     cube = path if path.is_file() else path / "PaviaU.mat"
     if not cube.is_file():
         raise SystemExit(f"--pavia {path}: no PaviaU.mat there; give the file or its folder")
-    (tmp / "PaviaU.mat").symlink_to(cube.resolve())
-    for name in PAVIA_SPLIT_FILES:
-        for folder in (cube.parent, root / "pavia_university"):
-            if (folder / name).is_file():
-                (tmp / name).symlink_to((folder / name).resolve())
-                break
-        else:
-            raise SystemExit(f"{name} is neither beside {cube} nor in {root}/pavia_university")
-    return tmp
+    for folder in (cube.parent, root / "pavia_university"):
+        if all((folder / name).is_file() for name in PAVIA_SPLIT_FILES):
+            return cube.parent, folder
+    raise SystemExit(
+        f"{PAVIA_SPLIT_FILES} are neither beside {cube} nor in {root}/pavia_university"
+    )
 
 
 def main() -> None:
@@ -213,8 +209,7 @@ def main() -> None:
         args.seed,
     )
     if args.pavia is not None:
-        with tempfile.TemporaryDirectory() as tmp:
-            cube, wl, split = pavia_university_scene(pavia_folder(args.pavia, args.root, Path(tmp)))
+        cube, wl, split = pavia_university_scene(*pavia_paths(args.pavia, args.root))
         more, more_notes = run_scene(
             "Pavia University (user's PaviaU.mat)",
             cube,

@@ -23,6 +23,7 @@ from ssrzoo.downstream import (
     split_from_label_maps,
     stratified_split,
 )
+from ssrzoo.exceptions import DatasetNotFoundError
 from ssrzoo.spectral import SpectralResponse, load_rosis_srf
 
 torch.set_num_threads(1)
@@ -374,3 +375,15 @@ def test_mcnemar_matches_the_exact_binomial_by_hand():
     assert mcnemar_test(a, a, labels) == 1.0
     with pytest.raises(ValueError, match="different test pixels"):
         mcnemar_test(a, result([1, 1, 1, 2, 1, 0]), labels)
+
+
+def test_pavia_split_files_from_another_folder(tmp_path):
+    """The shared data folder has the split but not the cube: ``labels_root`` joins them."""
+    for folder in ("labels", "cube"):
+        (tmp_path / folder).mkdir()
+    _fake_pavia(tmp_path / "labels")
+    (tmp_path / "labels" / "PaviaU.mat").rename(tmp_path / "cube" / "PaviaU.mat")
+    cube, _, split = pavia_university_scene(tmp_path / "cube", labels_root=tmp_path / "labels")
+    assert cube.shape == (103, 20, 17) and (split.n_train, split.n_test) == (100, 220)
+    with pytest.raises(DatasetNotFoundError, match=r"paviaU_train_disjoint\.mat"):
+        pavia_university_scene(tmp_path / "cube")

@@ -651,10 +651,17 @@ class PaviaUniversity(HyperspectralDataset):
     full ground truth. Wavelengths are approximate (even spacing, :data:`WL_ROSIS_103`). Values
     as stored.
 
+    The disjoint sets are their own label maps: 1,147 of the 3,921 training pixels lie outside
+    ``paviaU_gt``'s labelled area (the training polygons were drawn separately), so take the
+    labels of a split from its own mask, not from the ground truth.
+
     Args:
         root: folder holding the files (names matched ignoring case).
         split: ``'all'`` (full ground truth), ``'train'`` or ``'test'``.
         transforms: applied to the sample dict.
+        labels_root: folder holding the label file of ``split`` if it is not beside the cube,
+            e.g. the ``pavia_university`` folder of the ssrzoo shared data, which has the
+            ground truth and the disjoint split but not the cube.
 
     Sample: ``hsi (103, 610, 340)``, ``wavelengths``, ``mask (610, 340)`` int64, ``name``.
 
@@ -681,23 +688,35 @@ root/
         "test": ("paviaU_test_disjoint.mat", "TSpavia_fixed"),
     }
 
-    def __init__(self, root: str | Path, split: str = "all", transforms: Transforms = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "all",
+        transforms: Transforms = None,
+        labels_root: str | Path | None = None,
+    ) -> None:
+        self.labels_root = None if labels_root is None else Path(labels_root).expanduser()
         super().__init__(root, split, transforms)
 
     def _verify(self) -> None:
         cube = _find_file(self.root, "PaviaU.mat")
         fname, _ = self._labels[self.split]
-        labels = _find_file(self.root, fname)
+        labels = _find_file(self.labels_root or self.root, fname)
         if cube is None:
             raise self._not_found("no PaviaU.mat")
         if labels is None:
-            raise self._not_found(f"no {fname} for split {self.split!r}")
+            where = f" in {str(self.labels_root)!r}" if self.labels_root else ""
+            raise self._not_found(f"no {fname}{where} for split {self.split!r}")
         self.items = [("paviaU", cube, labels)]
+
+    def read_mask(self) -> np.ndarray:
+        """The split's label map ``(610, 340)`` alone, without reading the cube."""
+        return read_mat_variable(self.items[0][2], self._labels[self.split][1])
 
     def _load(self, index: int) -> Sample:
         name, cube_path, label_path = self.items[index]
         cube = _hwc_cube(cube_path, "paviaU")
-        mask = read_mat_variable(label_path, self._labels[self.split][1])
+        mask = self.read_mask()
         if mask.shape != cube.shape[1:]:
             raise ValueError(
                 f"{label_path} is {mask.shape}, the cube {cube_path} is {cube.shape[1:]}"

@@ -935,25 +935,29 @@ def compare_inputs(
     )
 
 
-def pavia_university_scene(root: str | Path) -> tuple[np.ndarray, np.ndarray, PixelSplit]:
+def pavia_university_scene(
+    root: str | Path, labels_root: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray, PixelSplit]:
     """A user's Pavia University cube with the standard disjoint train/test split.
 
-    Reads ``root`` with :class:`~ssrzoo.data.PaviaUniversity` (``PaviaU.mat`` key ``paviaU``,
-    ``paviaU_train_disjoint.mat`` key ``TRpavia_fixed``, ``paviaU_test_disjoint.mat`` key
-    ``TSpavia_fixed``, all in ``root``). The disjoint sets come from separate regions of the
-    scene (3,921 training / 40,002 test pixels); 1,147 of the training pixels lie outside
-    ``paviaU_gt``'s labelled area (the training polygons were drawn separately), which is
-    why the labels are taken from the two split maps rather than the ground truth.
+    Reads ``PaviaU.mat`` (key ``paviaU``) from ``root`` and the split files
+    ``paviaU_train_disjoint.mat`` (key ``TRpavia_fixed``) and ``paviaU_test_disjoint.mat`` (key
+    ``TSpavia_fixed``) from ``labels_root`` (default ``root``; the ssrzoo shared data folder's
+    ``pavia_university`` has them), through :class:`~ssrzoo.data.PaviaUniversity`. The
+    disjoint sets come from separate regions of the scene (3,921 training / 40,002 test
+    pixels); 1,147 of the training pixels lie outside ``paviaU_gt``'s labelled area (the
+    training polygons were drawn separately), which is why the labels are taken from the two
+    split maps rather than the ground truth.
 
     Returns:
         ``(cube (103, 610, 340) float32 as stored, wavelengths (103,) nm, split)``: pass them
         to :func:`compare_inputs` (the 103 ROSIS bands are the ``mae_ktsr_pavia`` grid).
     """
-    train = PaviaUniversity(root, split="train")[0]
-    test = PaviaUniversity(root, split="test")[0]
+    train = PaviaUniversity(root, split="train", labels_root=labels_root)[0]
+    test = PaviaUniversity(root, split="test", labels_root=labels_root)
     split = split_from_label_maps(
         train["mask"].numpy(),
-        test["mask"].numpy(),
+        test.read_mask(),  # the cube is read once
         "Pavia University standard disjoint split (TRpavia_fixed / TSpavia_fixed)",
     )
     return train["hsi"].numpy(), train["wavelengths"].numpy().astype(np.float64), split
