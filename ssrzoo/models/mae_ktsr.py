@@ -856,6 +856,9 @@ _PUBLISHED: dict[str, dict[str, Any]] = {
     "s2mae.ntire2020": dict(
         sha256="45a41a4bd8cc67f10614d0229dcb615b932f5df33dad7ab64b928da8599ddc09", bundled=True
     ),
+    "mae_ktsr.cave": dict(
+        sha256="9cfaf42d9a3474ee3a4ecf4c2f437e522fd7c4981f46de8bc8d24014b9ab5da7", bundled=True
+    ),
     "mae_ktsr.pavia": dict(
         sha256="f9b198ed891ea008d91fa5c829d376e3599bb75d70a3d443db52c50aff3c56b7", bundled=True
     ),
