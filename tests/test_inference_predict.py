@@ -145,6 +145,13 @@ def test_model_by_name_loads_its_weights(model: nn.Module, tmp_path: Path) -> No
     np.testing.assert_allclose(result.cube, direct(model, PHOTO / 255.0), atol=1e-5)
 
 
+def test_photo_to_a_nir_grid_weight() -> None:
+    """An sRGB photo into the 430-860 nm Pavia weight: colour-corrected on its visible bands."""
+    result = ssrzoo.predict("mae_ktsr_pavia", PHOTO, tile=0, device="cpu")
+    assert result.cube.shape == (103, *PHOTO.shape[:2]) and np.isfinite(result.cube).all()
+    assert result.wavelengths[0] == 430.0 and result.wavelengths[-1] == 860.0
+
+
 def test_small_images_run(model: nn.Module) -> None:
     small = PHOTO[:8, :9]  # the smallest accepted side
     result = ssrzoo.predict(model, small)

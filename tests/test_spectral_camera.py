@@ -57,3 +57,20 @@ def test_bad_response_shape_and_nan() -> None:
     bad[0, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         srgb_to_camera_matrix(bad, WL)
+
+
+def test_bands_beyond_the_visible_are_left_out() -> None:
+    """A 400-860 nm grid (e.g. the ROSIS one): sRGB says nothing beyond 780 nm."""
+    wide = np.arange(400, 861, 10, dtype=np.float64)
+    visible = wide <= 780
+    camera = np.zeros((3, wide.size))
+    camera[:, visible] = 0.05 * get_response("cie1931_2deg").matrix(wide[visible])
+    expected = srgb_to_camera_matrix(camera[:, visible], wide[visible])
+    np.testing.assert_allclose(srgb_to_camera_matrix(camera, wide), expected)
+    # a camera mostly sensitive in the NIR: still a matrix, with a warning saying why
+    camera[0, ~visible] = 1.0
+    with pytest.warns(UserWarning, match="outside 360-780 nm"):
+        srgb_to_camera_matrix(camera, wide)
+    nir = np.arange(800, 1001, 10, dtype=np.float64)
+    with pytest.raises(ValueError, match="fewer than 3"):
+        srgb_to_camera_matrix(np.ones((3, nir.size)), nir)

@@ -15,6 +15,7 @@ linear mix of the CIE 1931 functions, an approximation for real cameras.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,10 @@ from .simulate import illuminant_spd
 __all__ = ["srgb_to_camera_matrix"]
 
 _WHITE_WEIGHT = 10.0
+#: Where colour matching functions, D65 and the ColorChecker spectra are tabulated.
+_VISIBLE_NM = (360.0, 780.0)
+#: Warn when more of the camera's sensitivity than this lies outside ``_VISIBLE_NM``.
+_OUTSIDE_WARN = 0.05
 
 
 def srgb_to_camera_matrix(
@@ -38,7 +43,9 @@ def srgb_to_camera_matrix(
     Args:
         response: the camera as a ``(3, N)`` matrix on ``wavelengths`` (e.g. a weight's
             ``pretrained_cfg.response``, gain included) or a registered response name.
-        wavelengths: band centres in nm of the matrix (``N`` values, inside 360-780 nm).
+        wavelengths: band centres in nm of the matrix (``N`` values). Bands outside
+            360-780 nm (e.g. the NIR of a 430-860 nm grid) are left out: a photo's sRGB says
+            nothing about them; a warning says when the camera is sensitive there.
         illuminant: scene light assumed by the photo's white balance; the sRGB white point is
             D65, so ``'D65'`` unless you know better.
 
@@ -58,6 +65,23 @@ def srgb_to_camera_matrix(
             )
     if not np.isfinite(cam).all():
         raise ValueError("response contains NaN or inf; check the camera response values")
+    visible = (wl >= _VISIBLE_NM[0]) & (wl <= _VISIBLE_NM[1])
+    if visible.sum() < 3:
+        raise ValueError(
+            f"the bands {wl[0]:g}-{wl[-1]:g} nm have fewer than 3 inside 360-780 nm, where "
+            "sRGB is defined; a colour correction from sRGB photos is not possible"
+        )
+    if not visible.all():
+        outside = float(np.abs(cam[:, ~visible]).sum() / max(np.abs(cam).sum(), 1e-30))
+        if outside > _OUTSIDE_WARN:
+            warnings.warn(
+                f"{outside:.0%} of the camera's sensitivity lies outside 360-780 nm, which an "
+                "sRGB photo does not record; the colour correction ignores it",
+                stacklevel=2,
+            )
+        if not isinstance(illuminant, str):
+            illuminant = np.asarray(illuminant, dtype=np.float64)[visible]
+        wl, cam = wl[visible], cam[:, visible]
     light = illuminant_spd(illuminant, wl)
     light = light / light.mean()
     checker = colour.SDS_COLOURCHECKERS["ColorChecker N Ohta"]
