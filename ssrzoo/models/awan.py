@@ -240,6 +240,8 @@ default_cfgs = generate_default_cfgs(
     {
         "awan.ntire2020": _cfg(
             hf_hub_id="ssrzoo/awan_ntire",
+            sha256="bf7d76b82e836685d341a93587cd31ea945a04b73d3d870d46ba1bc8a6c522c2",
+            bundled=True,
             **protocol_fields("ntire2020"),
         ),
     }
