@@ -143,6 +143,8 @@ default_cfgs = generate_default_cfgs(
     {
         "hscnn_plus.ntire2020": _cfg(
             hf_hub_id="ssrzoo/hscnn_plus_ntire",
+            sha256="4314cac7c9b9c78da3a7f583fc11f87c23b159f359ba33802d3153cf1cf8342b",
+            bundled=True,
             **protocol_fields("ntire2020"),
         ),
     }

@@ -859,6 +859,9 @@ _PUBLISHED: dict[str, dict[str, Any]] = {
     "mae_ktsr.cave": dict(
         sha256="9cfaf42d9a3474ee3a4ecf4c2f437e522fd7c4981f46de8bc8d24014b9ab5da7", bundled=True
     ),
+    "mae_ktsr.harvard": dict(
+        sha256="44cb7f91611d2c3a6edc7aae6fe7ef9553086f1e3d06bef3de33315e7d5084bf", bundled=True
+    ),
     "mae_ktsr.pavia": dict(
         sha256="f9b198ed891ea008d91fa5c829d376e3599bb75d70a3d443db52c50aff3c56b7", bundled=True
     ),
