@@ -13,7 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def git_commit() -> str:
-    """Short hash of HEAD, marked when tracked files differ from it (or 'unknown')."""
+    """Short hash of HEAD, marked when tracked code differs from it (or 'unknown').
+
+    Generated pages (``docs/``) and the README do not count: benchmarks write them.
+    """
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -21,7 +24,7 @@ def git_commit() -> str:
         ).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!*.md")
     return f"{commit} (with uncommitted changes)" if dirty else commit
 
 

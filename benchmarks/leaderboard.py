@@ -239,7 +239,8 @@ def main() -> None:
         "before the weight was stored in float16 (the closed-form cards score every valid "
         "pixel of the val strips instead, so they are not compared). `budget`: optimizer "
         "steps x batch size of the weight's recipe, and its training wall-clock as its card "
-        "records it.",
+        "records it; most runs shared the machine's two cores with another run, so the "
+        "wall-clocks compare only roughly.",
         "",
         f"| weight {header} vs card | budget | wall-clock | params | "
         f"GFLOPs {args.size}² | CPU ms {args.size}² |",
