@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import ssrzoo
+from ssrzoo.models._protocols import protocol_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ssrzoo.list_pretrained()
@@ -20,6 +21,8 @@ def test_loads_offline_with_full_metadata(name: str, tmp_path: Path) -> None:
     cfg = model.pretrained_cfg
     assert cfg.bundled and cfg.sha256
     assert len(cfg.wavelengths) == cfg.num_bands
+    # the protocol's exact band centres, not a float32-rounded copy from the training data
+    assert cfg.wavelengths == tuple(protocol_fields(cfg.tag)["wavelengths"])
     assert cfg.response is not None and len(cfg.response) == cfg.in_chans
     assert cfg.response_name and cfg.dataset and cfg.license
     assert "NOT trained on" in cfg.dataset or "not trained on" in cfg.notes.lower()

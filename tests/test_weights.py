@@ -273,6 +273,14 @@ def test_save_pretrained_float16_storage_loads_back_as_float32(tmp_path: Path) -
     again = ssrzoo.save_pretrained(loaded, tmp_path / "again")
     assert file_sha256(again / "model.safetensors") == file_sha256(half / "model.safetensors")
     assert ssrzoo.create_model(f"local-dir:{full}").pretrained_cfg.storage_dtype is None
+    # once the values change (fine-tuning), nothing is rounded to float16 behind the user's back
+    with torch.no_grad():
+        next(loaded.parameters()).add_(1e-4 * torch.pi)
+    tuned = ssrzoo.save_pretrained(loaded, tmp_path / "tuned")
+    assert {t.dtype for t in load_file(str(tuned / "model.safetensors")).values()} == {
+        torch.float32
+    }
+    assert ssrzoo.create_model(f"local-dir:{tuned}").pretrained_cfg.storage_dtype is None
 
 
 def test_model_card_front_matter(tmp_path: Path) -> None:

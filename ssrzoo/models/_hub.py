@@ -273,8 +273,9 @@ def save_pretrained(
         dtype: store floating-point tensors in this dtype, e.g. ``torch.float16`` to halve
             the file; loading casts them back to the model's own dtype. Check the metrics
             after such a conversion (``benchmarks/leaderboard.py`` compares them to the card).
-            Default: the ``storage_dtype`` of the metadata, so re-saving a loaded weight
-            writes the same file; else the model's dtype.
+            Default: the ``storage_dtype`` of the metadata when every tensor is exactly
+            representable in it (a loaded, unchanged weight: re-saving writes the same file),
+            else the model's dtype, so trained or fine-tuned values are never rounded.
 
     Returns:
         The folder path.
@@ -287,9 +288,9 @@ def save_pretrained(
             "model has no pretrained_cfg; build it with ssrzoo.create_model or pass pretrained_cfg="
         )
     args = dict(model_args if model_args is not None else getattr(model, "model_args", {}))
-    if dtype is None and cfg.storage_dtype:
-        dtype = getattr(torch, cfg.storage_dtype)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is None and cfg.storage_dtype and _fits(state, getattr(torch, cfg.storage_dtype)):
+        dtype = getattr(torch, cfg.storage_dtype)
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     state = untie_tensors(state)
@@ -313,6 +314,13 @@ def save_pretrained(
     card = make_model_card(cfg, body=card_body)
     atomic_write(folder / CARD_NAME, lambda p: Path(p).write_text(card))
     return folder
+
+
+def _fits(state: Mapping[str, torch.Tensor], dtype: torch.dtype) -> bool:
+    """Whether every floating tensor survives a round trip through ``dtype`` unchanged."""
+    return all(
+        torch.equal(v.to(dtype).to(v.dtype), v) for v in state.values() if v.is_floating_point()
+    )
 
 
 def untie_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -934,7 +934,13 @@ class Trainer:
             "num_bands": info["bands"],
         }
         if info.get("wavelengths"):
-            updates["wavelengths"] = info["wavelengths"]
+            data_wl = info["wavelengths"]
+            # the data's grid went through float32 tensors: keep the model's exact centres
+            # when they are the same grid
+            same = len(data_wl) == len(pcfg.wavelengths) and all(
+                abs(a - b) < 1e-3 for a, b in zip(data_wl, pcfg.wavelengths, strict=True)
+            )
+            updates["wavelengths"] = tuple(pcfg.wavelengths) if same else data_wl
             if pcfg.fwhm is not None and len(pcfg.fwhm) != info["bands"]:
                 updates["fwhm"] = None
         if info.get("response_matrix") is not None:
