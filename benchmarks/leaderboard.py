@@ -95,16 +95,27 @@ def evaluate(name: str, root: Path) -> dict[str, float]:
     return metrics
 
 
-def evaluate_srgb_method(name: str, root: Path) -> dict[str, float]:
-    """Scores of a reflectance-from-sRGB method on the same validation patches (see above)."""
+def srgb_val_patches(root: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(srgb, hsi)`` batches: the validation patches and their sRGB renders (see above)."""
+    wl = ssrzoo.get_pretrained_cfg(RECIPE_MODEL).wavelengths
+    with tempfile.TemporaryDirectory() as tmp:
+        return [
+            (torch.stack([torch.as_tensor(render_srgb(h, wl)) for h in hsi]).float(), hsi)
+            for _, hsi in val_batches(validation_trainer(RECIPE_MODEL, root, tmp))
+        ]
+
+
+def evaluate_srgb_method(
+    name: str, patches: list[tuple[torch.Tensor, torch.Tensor]]
+) -> dict[str, float]:
+    """Scores of a reflectance-from-sRGB method on :func:`srgb_val_patches` (see above)."""
     model = ssrzoo.create_model(name, pretrained=True).eval()
     wl = model.pretrained_cfg.wavelengths
     d65 = torch.as_tensor(illuminant_spd("D65", wl), dtype=torch.float32)[:, None, None]
     sums: dict[str, float] = {}
     count = 0
-    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
-        for _, hsi in val_batches(validation_trainer(RECIPE_MODEL, root, tmp)):
-            srgb = torch.stack([torch.as_tensor(render_srgb(h, wl)) for h in hsi]).float()
+    with torch.no_grad():
+        for srgb, hsi in patches:
             pred = model(srgb) * d65
             scale = (pred * hsi).sum((1, 2, 3), keepdim=True) / pred.square().sum(
                 (1, 2, 3), keepdim=True
@@ -222,8 +233,9 @@ def main() -> None:
         print(f"{name}: {metrics}", flush=True)
     colour_rows = []
     if not args.no_colour:
+        patches = srgb_val_patches(args.root)
         for name in COLOUR_METHODS:
-            colour_rows.append((name, evaluate_srgb_method(name, args.root)))
+            colour_rows.append((name, evaluate_srgb_method(name, patches)))
             print(f"{name}: {colour_rows[-1][1]}", flush=True)
     header = "| MRAE | RMSE | PSNR (dB) | SAM (deg) | SSIM (7x7) | BP-MRAE |"
     lines = [
