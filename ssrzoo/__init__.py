@@ -7,6 +7,9 @@
 
 __version__ = "0.1.0"
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .exceptions import (
     CheckpointError,
     ChecksumError,
@@ -15,19 +18,58 @@ from .exceptions import (
     UnknownModelError,
     WeightsNotFoundError,
 )
-from .inference import Reconstructor, SpectralImage, predict
-from .models import (
-    PretrainedCfg,
-    create_model,
-    get_pretrained_cfg,
-    is_model,
-    list_aliases,
-    list_models,
-    list_pretrained,
-    push_to_hub,
-    register_model,
-    save_pretrained,
-)
+
+if TYPE_CHECKING:
+    from .inference import Reconstructor, SpectralImage, predict
+    from .models import (
+        PretrainedCfg,
+        create_model,
+        get_pretrained_cfg,
+        is_model,
+        list_aliases,
+        list_models,
+        list_pretrained,
+        push_to_hub,
+        register_model,
+        save_pretrained,
+    )
+
+# The models and inference import torch (seconds), which `ssrzoo --help`, `ssrzoo list` and
+# usage errors do not need: their names are imported on first use (PEP 562).
+_LAZY = {
+    **dict.fromkeys(("Reconstructor", "SpectralImage", "predict"), "inference"),
+    **dict.fromkeys(
+        (
+            "PretrainedCfg",
+            "create_model",
+            "get_pretrained_cfg",
+            "is_model",
+            "list_aliases",
+            "list_models",
+            "list_pretrained",
+            "push_to_hub",
+            "register_model",
+            "save_pretrained",
+        ),
+        "models",
+    ),
+}
+_SUBPACKAGES = ("data", "downstream", "inference", "metrics", "models", "spectral", "train")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBPACKAGES})
+
 
 __all__ = [
     "CheckpointError",

@@ -9,11 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+# Only light imports here: `ssrzoo --help`, `ssrzoo list` and usage errors must answer
+# without torch; each command imports what it needs.
 from . import __version__
+from ._atomic import Terminated, terminate_raises
+from .exceptions import SsrzooError
 
 __all__ = ["main"]
 
@@ -30,11 +36,19 @@ _EPILOG = """examples:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .models import get_pretrained_cfg, list_aliases, list_models
+    from fnmatch import fnmatchcase
 
-    names = list_models(args.filter or "", pretrained=args.pretrained)
+    from ._catalog import build_catalog, load_catalog
+
+    # The stored catalog spares the torch import; a registry already loaded in this process
+    # (models registered from Python, then main() called) is the authority.
+    catalog = None if "ssrzoo.models" in sys.modules else load_catalog()
+    if catalog is None:
+        catalog = build_catalog()
+    names = catalog["weights"] if args.pretrained else catalog["architectures"]
+    names = sorted(n for n in names if not args.filter or fnmatchcase(n, args.filter))
     aliases: dict[str, list[str]] = {}
-    for alias, target in list_aliases().items():
+    for alias, target in catalog["aliases"].items():
         key = target if args.pretrained else target.partition(".")[0]
         aliases.setdefault(key, []).append(alias)
     if args.json:
@@ -43,10 +57,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in names:
         extra = ""
         if args.pretrained:
-            cfg = get_pretrained_cfg(name)
-            wl = cfg.wavelengths
-            grid = f"{cfg.num_bands} bands" + (f" {wl[0]:g}-{wl[-1]:g} nm" if wl else "")
-            extra = f"  [{grid}; {cfg.response_name or 'response n/a'}]"
+            info = catalog["weights"][name]
+            wl = info["wavelength_range"]
+            grid = f"{info['num_bands']} bands" + (f" {wl[0]:g}-{wl[-1]:g} nm" if wl else "")
+            extra = f"  [{grid}; {info['response_name'] or 'response n/a'}]"
         names_with_alias = ", ".join(aliases.get(name, []))
         print(name + (f"  (alias: {names_with_alias})" if names_with_alias else "") + extra)
     if not names:
@@ -93,6 +107,15 @@ def _cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reason(err: BaseException) -> str:
+    """The CLI's text for an error: ssrzoo's own messages whole (in CLI terms), others' first
+    line (a library's multi-line message is mostly a dump)."""
+    if isinstance(err, SsrzooError):
+        return err.cli_message or str(err)
+    text = str(err)
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _parse_ints(count: int, label: str) -> Callable[[str], tuple[int, ...]]:
     def parse(text: str) -> tuple[int, ...]:
         try:
@@ -106,9 +129,109 @@ def _parse_ints(count: int, label: str) -> Callable[[str], tuple[int, ...]]:
     return parse
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _path_key(path: Path) -> str:
+    return os.path.normcase(os.path.realpath(path))
 
+
+def _check_outputs(outputs: Mapping[Path, Iterable[Path]], inputs: Iterable[Path]) -> None:
+    """Refuse, before any work, an output that is an input or that two inputs would both write.
+
+    Args:
+        outputs: each input -> the files written from it.
+        inputs: every file read (photos, cubes, ground truth).
+    """
+    read = {_path_key(path): path for path in inputs}
+    written: dict[str, Path] = {}
+    for source, files in outputs.items():
+        for file in files:
+            key = _path_key(file)
+            if key in read:
+                raise ValueError(
+                    f"{file} (written from {source}) would overwrite the input {read[key]}; "
+                    "write to another -o folder or rename the input"
+                )
+            if written.setdefault(key, source) != source:
+                raise ValueError(
+                    f"{written[key]} and {source} would both write {file}; rename one or "
+                    "write them to different -o folders"
+                )
+
+
+def _existing_outputs(files: Iterable[Path], policy: str | None) -> set[Path]:
+    """The outputs already on disk; an error unless --overwrite or --no-clobber says what to do."""
+    existing = sorted(f for f in files if f.exists() or f.is_symlink())
+    if existing and policy is None:
+        others = len(existing) - 1
+        more = f" (and {others} other output{'s' * (others > 1)})" if others else ""
+        raise FileExistsError(
+            f"{existing[0]}{more} already exists; pass --overwrite to replace existing outputs "
+            "or --no-clobber to keep them and write only the missing ones"
+        )
+    return set(existing)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before the work, not when writing its result, if ``folder`` cannot take files."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(
+            f"cannot write to {folder}: {existing} is a file, not a folder; choose another -o"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"cannot write to {folder}: {existing} is not writable; choose another -o"
+        )
+
+
+_Job = tuple[list[Path], Callable[..., object]]  # files written together, and how
+
+
+def _keep_existing(jobs: Iterable[_Job], existing: set[Path]) -> list[_Job]:
+    """``--no-clobber``: the jobs none of whose files exist; the others are reported."""
+    todo = []
+    for files, write in jobs:
+        if existing.intersection(files):
+            print(f"ssrzoo: keeping existing {files[0]}", file=sys.stderr)
+        else:
+            todo.append((files, write))
+    return todo
+
+
+def _write_outputs(jobs: Iterable[_Job], existing: set[Path]) -> None:
+    """Run each ``write()`` and print the files it wrote, reporting those it replaced."""
+    for files, write in jobs:
+        for file in files:
+            if file in existing:
+                print(f"ssrzoo: replacing {file}", file=sys.stderr)
+        write()
+        for file in files:
+            print(file)
+
+
+def _add_existing_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--overwrite",
+        dest="existing",
+        action="store_const",
+        const="overwrite",
+        help="replace output files that already exist (each is reported); default: refuse",
+    )
+    group.add_argument(
+        "--no-clobber",
+        dest="existing",
+        action="store_const",
+        const="keep",
+        help="keep output files that already exist and write only the missing ones",
+    )
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    import numpy as np
     from tqdm.auto import tqdm
 
     from .inference import (
@@ -121,6 +244,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         plot_spectra,
         save_cube,
     )
+    from .inference.cube_io import output_paths
 
     images, skipped = collect_images(args.images)
     for path in skipped:
@@ -130,14 +254,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             f"no images among {args.images}; give PNG/JPEG/TIFF files or folders holding them"
         )
     outdir = Path(args.output)
-    stems: dict[str, Path] = {}
+    previews = [("bands", plot_bands), ("rgb", plot_round_trip), ("spectra", plot_spectra)]
+    plans: dict[Path, list[_Job]] = {}
     for path in images:
-        if path.stem in stems:
-            raise ValueError(
-                f"{stems[path.stem]} and {path} would both write {outdir / path.stem}.*; "
-                "rename one or predict them into different -o folders"
-            )
-        stems[path.stem] = path
+        cube = outdir / f"{path.stem}{FORMATS[args.format]}"
+        plans[path] = [
+            (output_paths(cube, args.format), partial(save_cube, path=cube, format=args.format))
+        ]
+        for suffix, plot in previews if args.preview else ():
+            target = outdir / f"{path.stem}_{suffix}.png"
+            plans[path].append(([target], partial(plot, path=target)))
+    outputs = {path: [f for files, _ in jobs for f in files] for path, jobs in plans.items()}
+    _check_outputs(outputs, images)
+    existing = _existing_outputs((f for files in outputs.values() for f in files), args.existing)
+    _check_writable(outdir)
     memory = None if args.memory_limit is None else int(args.memory_limit * 2**30)
     reconstructor = Reconstructor(
         args.model,
@@ -151,35 +281,36 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         source_encoding=args.input_encoding,
         memory_limit=memory,
         camera_correction={"auto": None, "on": True, "off": False}[args.camera_correction],
+        rgb_consistent=args.rgb_consistent,
     )
     failed = 0
     for path in tqdm(images, unit="image", disable=None if len(images) > 1 else True):
+        jobs = _keep_existing(plans[path], existing) if args.existing == "keep" else plans[path]
+        if not jobs:
+            continue
         try:
             result = reconstructor(path, progress=True)
-            target = outdir / f"{path.stem}{FORMATS[args.format]}"
-            for file in save_cube(result, target, format=args.format):
-                print(file)
-            if args.preview:
-                for suffix, plot in (
-                    ("bands", plot_bands),
-                    ("rgb", plot_round_trip),
-                    ("spectra", plot_spectra),
-                ):
-                    plot(result, path=outdir / f"{path.stem}_{suffix}.png")
-                    print(outdir / f"{path.stem}_{suffix}.png")
+            # Band by band: no mask as large as the cube.
+            bad = sum(int(np.count_nonzero(~np.isfinite(band))) for band in result.cube)
+            if bad and not args.allow_nan:
+                raise ValueError(
+                    f"the cube has {bad} NaN/inf values of {result.cube.size}: the weights or "
+                    "the photo are broken (see any warning above); --allow-nan writes it anyway"
+                )
+            _write_outputs([(files, partial(write, result)) for files, write in jobs], existing)
         except (ValueError, OSError, MemoryError) as err:
             failed += 1
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            print(f"ssrzoo: error: {path}: {reason}", file=sys.stderr)
+            print(f"ssrzoo: error: {path}: {_reason(err)}", file=sys.stderr)
     if failed:
         raise RuntimeError(f"{failed} of {len(images)} images failed (reasons above)")
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from functools import partial
 
     from .inference import (
+        format_from_path,
         load_cube,
         load_rgb,
         plot_bands,
@@ -187,29 +318,40 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         plot_round_trip,
         plot_spectra,
     )
+    from .inference.cube_io import output_paths
 
     cube_path = Path(args.cube)
-    image = load_cube(cube_path)
     outdir = Path(args.output) if args.output else cube_path.parent
     stem = outdir / cube_path.stem
+    suffixes = ("bands", "spectra", "rgb", "mrae") if args.gt else ("bands", "spectra", "rgb")
+    written = [Path(f"{stem}_{suffix}.png") for suffix in suffixes]
+    inputs = [*output_paths(cube_path, format_from_path(cube_path))]
+    inputs += [Path(p) for p in (args.rgb, args.gt) if p]
+    _check_outputs({cube_path: written}, inputs)
+    existing = _existing_outputs(written, args.existing)
+    _check_writable(outdir)
+    image = load_cube(cube_path)
     rgb = load_rgb(args.rgb, alpha="drop") if args.rgb else None
-    written = [Path(f"{stem}_{suffix}.png") for suffix in ("bands", "spectra", "rgb")]
-    plot_bands(image, max_bands=args.bands, path=written[0])
-    plot_spectra(image, pixels=args.pixel, regions=args.region, path=written[1])
-    plot_round_trip(image, rgb=rgb, path=written[2])
-    if args.gt:
-        truth = load_cube(args.gt)
-        if truth.wavelengths.shape != image.wavelengths.shape or (
-            abs(truth.wavelengths - image.wavelengths).max() > 0.5
-        ):
-            raise ValueError(
-                f"ground truth bands {truth.wavelengths[0]:g}-{truth.wavelengths[-1]:g} nm "
-                f"({truth.num_bands}) differ from the cube's; resample one onto the other"
-            )
-        written.append(Path(f"{stem}_mrae.png"))
-        plot_error_map(image, truth, path=written[-1])
-    for file in written:
-        print(file)
+    truth = load_cube(args.gt) if args.gt else None
+    if truth is not None and (
+        truth.wavelengths.shape != image.wavelengths.shape
+        or abs(truth.wavelengths - image.wavelengths).max() > 0.5
+    ):
+        raise ValueError(
+            f"ground truth bands {truth.wavelengths[0]:g}-{truth.wavelengths[-1]:g} nm "
+            f"({truth.num_bands}) differ from the cube's; resample one onto the other"
+        )
+    figures = [
+        partial(plot_bands, image, max_bands=args.bands),
+        partial(plot_spectra, image, pixels=args.pixel, regions=args.region),
+        partial(plot_round_trip, image, rgb=rgb),
+        partial(plot_error_map, image, truth),
+    ]
+    jobs = [
+        ([file], partial(draw, path=file))
+        for file, draw in zip(written, figures[: len(written)], strict=True)
+    ]
+    _write_outputs(_keep_existing(jobs, existing) if args.existing == "keep" else jobs, existing)
     return 0
 
 
@@ -369,6 +511,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--preview", action="store_true", help="also write band-grid, sRGB and spectra PNGs"
     )
+    _add_existing_options(p)
+    p.add_argument(
+        "--allow-nan",
+        action="store_true",
+        help="write cubes holding NaN/inf values (default: such an image fails)",
+    )
     p.add_argument(
         "--tile",
         type=int,
@@ -396,6 +544,12 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="map sRGB photos to the weight's camera RGB; auto: when the weight takes linear "
         "RGB of a known camera response (default)",
+    )
+    p.add_argument(
+        "--rgb-consistent",
+        action="store_true",
+        help="project each spectrum onto the nearest non-negative one that reproduces the "
+        "input RGB through the weight's camera response (unclipped pixels only)",
     )
     p.set_defaults(func=_cmd_predict)
 
@@ -430,6 +584,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bands", type=int, default=16, help="bands in the grid (16)")
     p.add_argument("--rgb", default=None, help="the input photo, shown beside the sRGB render")
     p.add_argument("--gt", default=None, help="ground-truth cube file: adds an MRAE map")
+    _add_existing_options(p)
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser(
@@ -496,15 +651,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )
     try:
-        return int(args.func(args) or 0)
+        with terminate_raises():
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("ssrzoo: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError, KeyError, MemoryError) as err:
+    except Terminated:
+        print("ssrzoo: terminated", file=sys.stderr)
+        return 143
+    except (ValueError, TypeError, OSError, RuntimeError, KeyError, MemoryError) as err:
         if args.verbose:
             raise
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"ssrzoo: error: {message}", file=sys.stderr)
+        print(f"ssrzoo: error: {_reason(err)}", file=sys.stderr)
         return 1
 
 

@@ -18,7 +18,18 @@ __all__ = [
 
 
 class SsrzooError(Exception):
-    """Base class of every error ssrzoo raises on purpose."""
+    """Base class of every error ssrzoo raises on purpose.
+
+    Args:
+        *args: the message, as for any exception.
+        cli_message: the same message in the terms of the ``ssrzoo`` command (``--checkpoint``
+            rather than ``checkpoint_path=``), printed by the CLI instead; ``None``: the
+            message reads the same in both.
+    """
+
+    def __init__(self, *args: object, cli_message: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli_message = cli_message
 
 
 class UnknownModelError(SsrzooError, ValueError):

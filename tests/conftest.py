@@ -1,4 +1,4 @@
-"""Shared fixtures: offline Hub, and the real data folder beside the checkout."""
+"""Shared fixtures: offline Hub, the real data folder beside the checkout, two small photos."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 # No network in tests: huggingface_hub reads this once, at import, so set it first.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +34,18 @@ def shared_data() -> Path:
     if root is None:
         pytest.skip("real data folder ../shared/data not found (set SSRZOO_SHARED_DATA)")
     return root
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, torch.Tensor]:
+    """Two small ``(1, 3, H, W)`` images in [0, 1]: the example scene and a real photo.
+
+    Subsampled so that every model of the registry runs on them in seconds.
+    """
+    skimage_data = pytest.importorskip("skimage.data")
+    scene = np.asarray(Image.open(REPO_ROOT / "examples" / "synthetic_scene.png").convert("RGB"))
+    arrays = {"synthetic_scene": scene[::4, ::4], "coffee": skimage_data.coffee()[::8, ::8]}
+    return {
+        name: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float()[None] / 255
+        for name, a in arrays.items()
+    }

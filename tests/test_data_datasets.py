@@ -345,3 +345,40 @@ def test_transforms_and_unknown_split(tmp_path):
     with pytest.raises(DatasetNotFoundError) as e:
         KAIST(tmp_path)
     _assert_not_found(e, "vclab.kaist.ac.kr", "scene01.mat")
+
+
+def test_cave_protocol_split_on_a_user_download(tmp_path):
+    counts = np.random.default_rng(4).integers(0, 65536, (31, H, W), dtype=np.uint16)
+    for scene in ("balloons", "cd", "jelly_beans"):  # train, val, and a scene in neither list
+        write_band_pngs(tmp_path / f"{scene}_ms" / f"{scene}_ms", f"{scene}_ms", counts)
+    assert [n for n, *_ in CAVE(tmp_path, split="train").items] == ["balloons"]
+    assert [n for n, *_ in CAVE(tmp_path, split="val").items] == ["cd"]
+    assert [n for n, *_ in CAVE(tmp_path, split="test").items] == ["jelly_beans"]
+    assert len(CAVE(tmp_path)) == 3
+    with pytest.raises(DatasetNotFoundError, match="in split 'val'"):
+        CAVE(tmp_path, split="val", scenes=["balloons"])
+    with pytest.raises(ValueError, match="unknown split"):
+        CAVE(tmp_path, split="validation")
+
+
+def test_real_cave_256_protocol_and_quirks(shared_data):
+    from ssrzoo.data import CAVE_TRAIN_SCENES, CAVE_VAL_SCENES
+
+    root = shared_data / "cave_256"
+    train, val = CAVE(root, split="train"), CAVE(root, split="val")
+    assert sorted(n for n, *_ in train.items) == sorted(CAVE_TRAIN_SCENES)
+    assert sorted(n for n, *_ in val.items) == sorted(CAVE_VAL_SCENES)
+    assert not set(CAVE_TRAIN_SCENES) & set(CAVE_VAL_SCENES)
+    with pytest.raises(DatasetNotFoundError):  # the shared folder holds no test scene
+        CAVE(root, split="test")
+    # watercolors: 8-bit RGBA bands, read as one channel / 255 (values 0-214)
+    (water,) = CAVE(root, scenes=["watercolors"])
+    _check_sample(water, bands=31, size=(256, 256))
+    band = np.asarray(Image.open(root / "watercolors_ms/watercolors_ms/watercolors_ms_16.png"))
+    assert band.ndim == 3 and band.dtype == np.uint8
+    np.testing.assert_allclose(water["hsi"][15].numpy(), band[..., 0] / 255.0, rtol=1e-6)
+    assert 0.5 < float(water["hsi"].max()) <= 214 / 255 + 1e-6
+    # photo_and_face: 8-bit data in 16-bit files, returned as counts / 65535 like the others
+    (photo,) = CAVE(root, scenes=["photo_and_face"])
+    assert float(photo["hsi"].max()) == pytest.approx(48830 / 65535, abs=1e-6)
+    assert water["rgb"].shape == (3, 256, 256)  # the BMP preview, same size

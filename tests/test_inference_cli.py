@@ -262,3 +262,29 @@ def test_eval_on_the_shared_cave_crops(model_dir: str, shared_data: Path, capsys
     report = json.loads(capsys.readouterr().out)
     assert len(report["images"]) == 1
     assert set(report["summary"]) == {"mrae", "rmse", "psnr", "sam", "ssim"}
+
+
+def test_predict_rgb_consistent(model_dir: str, photos: Path, tmp_path: Path, capsys) -> None:
+    """--rgb-consistent: unclipped pixels reproduce their RGB exactly, with no negative value."""
+    # Box responses: any non-negative RGB is the image of some non-negative spectrum.
+    response = np.zeros((3, 31))
+    for k, bands in enumerate((slice(20, 31), slice(10, 20), slice(0, 10))):
+        response[k, bands] = 1.0 / len(range(31)[bands])
+    linear = ssrzoo.create_model(
+        "tiny_ssr_test",
+        pretrained_cfg_overlay={"input_encoding": "linear", "response": response.tolist()},
+    )
+    export = tmp_path / "linear"
+    ssrzoo.save_pretrained(linear, export)
+    out = tmp_path / "out"
+    args = ["predict", str(photos / "a.png"), "-m", f"local-dir:{export}", "-o", str(out)]
+    assert main([*args, "--input-encoding", "linear", "--rgb-consistent"]) == 0
+    result = load_cube(out / "a.npz")
+    assert result.metadata["rgb_consistent"] is True and result.cube.min() >= 0
+    unclipped = ((PHOTO > 0) & (PHOTO < 255)).all(-1)
+    back = np.einsum("kc,chw->hwk", response, result.cube.astype(np.float64))
+    np.testing.assert_allclose(back[unclipped], PHOTO[unclipped] / 255.0, rtol=1e-5)
+    capsys.readouterr()
+    srgb_weight = ["predict", str(photos / "a.png"), "-m", model_dir, "-o", str(tmp_path / "o")]
+    assert main([*srgb_weight, "--rgb-consistent"]) == 1
+    assert "rgb_consistent needs a weight that takes linear RGB" in capsys.readouterr().err

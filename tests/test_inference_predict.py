@@ -15,6 +15,8 @@ from torch import nn
 
 import ssrzoo
 from ssrzoo.inference import InsufficientMemoryError, Reconstructor, TileGrid, tiled_apply
+from ssrzoo.inference.image_io import load_rgb, to_model_input, to_unit_float
+from ssrzoo.metrics import bp_mrae
 from ssrzoo.models import PretrainedCfg, build_model_with_cfg
 from ssrzoo.spectral import srgb_to_camera_matrix
 
@@ -320,3 +322,44 @@ def test_self_ensemble_is_the_mean_of_eight_dihedral_predictions(model: nn.Modul
     assert np.abs(ensembled.cube - plain).max() > 1e-3  # the model is not flip-invariant
     tiled = ssrzoo.predict(model, PHOTO, tile=32, overlap=8, ensemble=True).cube
     np.testing.assert_allclose(tiled, expected, atol=1e-5)
+
+
+# -- physically plausible output ----------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "synthetic_scene.png"
+
+
+def unclipped_back_projection(rec: Reconstructor, photo: np.ndarray, cube: np.ndarray):
+    """BP-MRAE of ``cube`` against the model's input RGB on unclipped pixels, and that mask."""
+    unit = to_unit_float(photo)
+    cfg = rec.cfg
+    x = to_model_input(unit, cfg.input_encoding, cfg.input_range, "srgb", rec.camera_matrix)
+    unclipped = ((unit > 0) & (unit < 1)).all(-1) & (x > 0).all(-1)
+    rgb = x.transpose(2, 0, 1)[:, unclipped][None, :, None]
+    score = bp_mrae(cube[:, unclipped][None, :, None], rgb, np.asarray(cfg.response))
+    return float(score), unclipped
+
+
+def test_rgb_consistent_reproduces_the_input_rgb_of_unclipped_pixels() -> None:
+    photo = load_rgb(EXAMPLE)
+    plain = Reconstructor("mae_ktsr_ntire", device="cpu", tile=0)
+    consistent = Reconstructor("mae_ktsr_ntire", device="cpu", tile=0, rgb_consistent=True)
+    before, after = plain(photo), consistent(photo)
+    bp_before, unclipped = unclipped_back_projection(plain, photo, before.cube)
+    bp_after, _ = unclipped_back_projection(consistent, photo, after.cube)
+    assert bp_after <= 1e-3 < bp_before
+    assert after.cube.min() >= 0 and before.cube.min() >= 0
+    assert (~unclipped).any()  # clipped pixels are left as the model made them
+    np.testing.assert_array_equal(after.cube[:, ~unclipped], before.cube[:, ~unclipped])
+    assert after.metadata["rgb_consistent"] and not before.metadata["rgb_consistent"]
+    # Blending tiles and averaging the self-ensemble keep the RGB: both are convex mixes.
+    small = photo[::2, ::2]
+    tiled = ssrzoo.predict(
+        consistent.model, small, tile=64, overlap=16, ensemble=True, rgb_consistent=True
+    )
+    assert unclipped_back_projection(consistent, small, tiled.cube)[0] <= 1e-3
+
+
+def test_rgb_consistent_needs_a_linear_weight_with_a_response(model: nn.Module) -> None:
+    with pytest.raises(ValueError, match="rgb_consistent needs a weight that takes linear RGB"):
+        Reconstructor(model, rgb_consistent=True)

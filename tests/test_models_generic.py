@@ -41,3 +41,38 @@ def test_cfg_is_consistent(name: str) -> None:
     assert cfg.architecture == name
     if cfg.wavelengths:
         assert len(cfg.wavelengths) == cfg.num_bands
+
+
+@pytest.mark.parametrize("name", ssrzoo.list_models())
+def test_eval_output_is_projected_onto_nonnegative(
+    name: str, photos: dict[str, torch.Tensor]
+) -> None:
+    """Radiance cannot be negative: in eval mode the output is exactly ``raw.clamp_min(0)``."""
+    torch.manual_seed(0)
+    model = ssrzoo.create_model(name, **CHEAP_KWARGS.get(name, {})).eval()
+    assert model.pretrained_cfg.nonneg_output
+    for x in photos.values():
+        with torch.no_grad():
+            out = model(x)
+            model.nonneg_output = False
+            raw = model(x)
+            model.nonneg_output = True
+        assert out.min() >= 0
+        torch.testing.assert_close(out, raw.clamp_min(0), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ssrzoo.list_models())
+def test_train_mode_output_keeps_gradients_of_negative_values(
+    name: str, photos: dict[str, torch.Tensor]
+) -> None:
+    """A ReLU at train time would leave negative predictions without a gradient."""
+    torch.manual_seed(0)
+    model = ssrzoo.create_model(name, **CHEAP_KWARGS.get(name, {}))
+    if not getattr(model, "supports_backward", True):
+        pytest.skip("no gradient path (colour-science method)")
+    out = model.train()(photos["coffee"])
+    negative = out < 0
+    assert negative.any()
+    out[negative].sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)

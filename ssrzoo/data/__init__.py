@@ -14,6 +14,8 @@ torch.Size([3, 8, 64])
 from ._base import SPATIAL_KEYS, HyperspectralDataset, Sample, make_sample
 from .datasets import (
     CAVE,
+    CAVE_TRAIN_SCENES,
+    CAVE_VAL_SCENES,
     ICVL,
     ICVL_DARK_COUNTS,
     KAIST,
@@ -26,6 +28,7 @@ from .datasets import (
     icvl_normalise,
     session_split,
 )
+from .device_patches import DevicePatches
 from .patches import RandomPatches
 from .readers import (
     HyperspectralImage,
@@ -61,6 +64,8 @@ from .transforms import (
 
 __all__ = [
     "CAVE",
+    "CAVE_TRAIN_SCENES",
+    "CAVE_VAL_SCENES",
     "ICVL",
     "ICVL_DARK_COUNTS",
     "ILLUMINANT_CATEGORIES",
@@ -70,6 +75,7 @@ __all__ = [
     "SPATIAL_KEYS",
     "CAVECrops",
     "Compose",
+    "DevicePatches",
     "ENVIDataset",
     "Harvard",
     "HoustonCrop",

@@ -8,7 +8,8 @@ The pipeline for one image:
    from the free memory unless given;
 3. per tile: scale to [0, 1], convert to the weight's ``input_encoding`` and
    ``input_range`` (:func:`~ssrzoo.inference.image_io.to_model_input`), run the model
-   (optionally as an 8-way flip/transpose self-ensemble), and blend into the cube.
+   (optionally as an 8-way flip/transpose self-ensemble), optionally project its spectra
+   onto the non-negative ones that reproduce the input RGB, and blend into the cube.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from torch.utils._pytree import tree_flatten
 
 from ..exceptions import SsrzooError
 from ..models import PretrainedCfg, create_model
+from ..spectral import project_rgb_consistent
 from .image_io import (
     ImageSource,
     describe_source,
@@ -171,6 +173,12 @@ class Reconstructor:
             ``None`` (default): on exactly when that applies (sRGB source, linear weight
             with a known response), since such a weight was trained on its camera's RGB,
             not on sRGB; ``True`` insists (error if impossible); ``False`` turns it off.
+        rgb_consistent: project every reconstructed spectrum onto the nearest non-negative
+            spectrum that reproduces the model's input RGB through the cfg's ``response``
+            (:func:`ssrzoo.spectral.project_rgb_consistent`, Lin & Finlayson 2020). Pixels
+            clipped in the photo (a channel at 0 or at full scale) or by the camera
+            correction are left as the model made them: their RGB is not the scene's.
+            Needs a weight that takes linear RGB and records its ``response``.
 
     Example:
         >>> rec = Reconstructor("mae_ktsr_ntire", tile=512)  # doctest: +SKIP
@@ -195,6 +203,7 @@ class Reconstructor:
         wavelengths: Sequence[float] | None = None,
         memory_limit: int | None = None,
         camera_correction: bool | None = None,
+        rgb_consistent: bool = False,
     ) -> None:
         if isinstance(model, str):
             model = create_model(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
@@ -245,6 +254,7 @@ class Reconstructor:
         if camera_correction is None:
             camera_correction = source_encoding == "srgb" and self._has_camera()
         self.camera_matrix = self._camera_matrix() if camera_correction else None
+        self.consistency_response = self._consistency_response() if rgb_consistent else None
         self._bytes_per_pixel: float | None = None
 
     def _has_camera(self) -> bool:
@@ -272,6 +282,17 @@ class Reconstructor:
             "registered response_name); camera_correction cannot be applied"
         )
 
+    def _consistency_response(self) -> np.ndarray:
+        cfg = self.cfg
+        if cfg.input_encoding != "linear" or cfg.response is None:
+            raise ValueError(
+                f"rgb_consistent needs a weight that takes linear RGB and records its camera "
+                f"response (pretrained_cfg.response); {cfg.name!r} takes "
+                f"{cfg.input_encoding!r} input and has "
+                f"{'a' if cfg.response is not None else 'no'} response"
+            )
+        return np.asarray(cfg.response, dtype=np.float64)
+
     @property
     def num_bands(self) -> int:
         return int(self.wavelengths.size)
@@ -285,8 +306,9 @@ class Reconstructor:
     @torch.inference_mode()
     def _forward(self, windows: np.ndarray) -> np.ndarray:
         """``(N, h, w, 3)`` raw windows -> ``(N, C, h, w)`` float32 cube tiles."""
+        unit = to_unit_float(windows)
         x = to_model_input(
-            to_unit_float(windows),
+            unit,
             self.cfg.input_encoding,
             self.cfg.input_range,
             self.source_encoding,
@@ -298,7 +320,14 @@ class Reconstructor:
             y = y / 8
         else:
             y = self._run(xt)
-        return y.float().cpu().numpy()
+        cube = y.float().cpu().numpy()
+        if self.consistency_response is not None:
+            # A clipped channel is not the scene's RGB: matching it would be wrong.
+            low = self.cfg.input_range[0]
+            trusted = ((unit > 0) & (unit < 1)).all(-1) & (x > low).all(-1)
+            rgb = x.transpose(0, 3, 1, 2)
+            cube = project_rgb_consistent(cube, rgb, self.consistency_response, mask=trusted)
+        return cube
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         y = self.model(x)
@@ -323,6 +352,8 @@ class Reconstructor:
             # the window, its conversion and the output tile.
             pixels = _PROBE_SIDE * _PROBE_SIDE
             numpy_side = 4 * (2 * 3 + 2 * self.num_bands)
+            if self.consistency_response is not None:  # float64 copies in project_rgb_consistent
+                numpy_side += 8 * 5 * self.num_bands
             self._bytes_per_pixel = 2.5 * tracker.peak / pixels + numpy_side
         return self._bytes_per_pixel
 
@@ -343,7 +374,7 @@ class Reconstructor:
             return self.tile or max(height, width)
         if budget is None:
             if self.device.type == "cuda":
-                budget = torch.cuda.mem_get_info(self.device)[0] // 2
+                budget = self._gpu_free() // 2
             else:
                 free = self._free_memory()
                 fixed = self._fixed_bytes(height, width, 1)
@@ -363,6 +394,43 @@ class Reconstructor:
                 "or run on a machine with more"
             )
         return side
+
+    def _gpu_free(self) -> int:
+        """Free GPU bytes, counting what torch's caching allocator holds but does not use."""
+        cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+        return torch.cuda.mem_get_info(self.device)[0] + cached
+
+    def _check_tile_memory(
+        self, tile: int, height: int, width: int, batch: int, cube: bool
+    ) -> None:
+        """Refuse a tile given by the caller that cannot fit (the automatic one always does).
+
+        Without this, ``tile=0`` on a large photo fails in the allocator, or the kernel's
+        OOM killer ends the process, instead of failing that one image with a reason.
+        """
+        if self.device.type == "cuda":
+            free: int | None = self._gpu_free()
+            where = "GPU memory"
+        else:
+            free = self._free_memory()
+            if free is None:
+                return
+            free -= self._fixed_bytes(height, width, 0, cube)
+            where = "memory" + (" beside the output cube" if cube else "")
+        tile_h, tile_w = min(tile, height), min(tile, width)
+        need = self._tile_bytes_per_pixel() * tile_h * tile_w * batch
+        if need > free:
+            whole = tile >= max(height, width)
+            what = f"the whole {height}x{width} image" if whole else f"{tile_h}x{tile_w} tiles"
+            start = (
+                f"running {self.name!r} on {what} needs about {_gib(need)} but "
+                f"{_gib(max(free, 0))} of {where} is free; "
+            )
+            raise InsufficientMemoryError(
+                start + "pass a smaller tile=, or tile=None to fit the tiles to the memory",
+                cli_message=start + "pass a smaller --tile, or leave it out to fit the tiles "
+                "to the memory",
+            )
 
     def _fixed_bytes(self, height: int, width: int, in_itemsize: int, cube: bool = True) -> int:
         """Bytes held for the whole image: input, output cube, blend weights."""
@@ -389,11 +457,14 @@ class Reconstructor:
         need += int(self._tile_bytes_per_pixel() * MIN_TILE**2)
         if need > free:
             cube_bytes = 4 * self.num_bands * height * width
-            raise InsufficientMemoryError(
+            start = (
                 f"a {height}x{width} image ({height * width / 1e6:.0f} MP) needs about "
                 f"{_gib(need)} of memory ({_gib(cube_bytes)} for the {self.num_bands}-band "
-                f"float32 cube) but {_gib(free)} is available; downscale the photo, crop it, "
-                "or stream the cube to disk with out=np.lib.format.open_memmap(...)"
+                f"float32 cube) but {_gib(free)} is available; downscale the photo, crop it"
+            )
+            raise InsufficientMemoryError(
+                f"{start}, or stream the cube to disk with out=np.lib.format.open_memmap(...)",
+                cli_message=f"{start}, or run on a machine with more memory",
             )
 
     # -- public API ------------------------------------------------------------------------
@@ -442,6 +513,7 @@ class Reconstructor:
                 "input_encoding": self.cfg.input_encoding,
                 "source_encoding": self.source_encoding,
                 "camera_correction": self.camera_matrix is not None,
+                "rgb_consistent": self.consistency_response is not None,
             },
         )
 
@@ -467,6 +539,8 @@ class Reconstructor:
         tile = self.tile_size(height, width)
         overlap = self._overlap(tile)
         total = len(TileGrid(height, width, tile, overlap))
+        if self.tile is not None:
+            self._check_tile_memory(tile, height, width, min(self.tile_batch, total), out is None)
         bar = None
         if progress and total > 1:
             from tqdm.auto import tqdm
@@ -486,6 +560,13 @@ class Reconstructor:
         except torch.cuda.OutOfMemoryError as err:
             raise InsufficientMemoryError(
                 f"out of GPU memory on {tile}x{tile} tiles of {self.name!r}; pass a smaller "
+                "tile (CLI: --tile 256)"
+            ) from err
+        except RuntimeError as err:
+            if "can't allocate memory" not in str(err):  # torch's CPU allocator
+                raise
+            raise InsufficientMemoryError(
+                f"out of memory on {tile}x{tile} tiles of {self.name!r}; pass a smaller "
                 "tile (CLI: --tile 256)"
             ) from err
         finally:
@@ -509,6 +590,7 @@ def predict(
     wavelengths: Sequence[float] | None = None,
     memory_limit: int | None = None,
     camera_correction: bool | None = None,
+    rgb_consistent: bool = False,
     out: np.ndarray | None = None,
     progress: bool = False,
 ) -> SpectralImage:
@@ -546,5 +628,6 @@ def predict(
         wavelengths=wavelengths,
         memory_limit=memory_limit,
         camera_correction=camera_correction,
+        rgb_consistent=rgb_consistent,
     )
     return reconstructor(image, out=out, progress=progress)

@@ -23,6 +23,7 @@ from ._hub import (
     resolve_pretrained_file,
     save_pretrained,
 )
+from ._layers import NonNegativeOutput
 from ._pretrained import DefaultCfg, PretrainedCfg, generate_default_cfgs
 from ._registry import (
     get_model_entrypoint,
@@ -40,6 +41,7 @@ from ._registry import (
 
 __all__ = [
     "DefaultCfg",
+    "NonNegativeOutput",
     "PretrainedCfg",
     "build_model_with_cfg",
     "bundled_weights_dir",

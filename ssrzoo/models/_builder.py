@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import numbers
+import reprlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,9 +13,10 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from ..exceptions import CheckpointError
+from ..exceptions import CheckpointError, SsrzooError
 from ._helpers import load_state_dict
 from ._hub import resolve_pretrained_file
+from ._layers import NonNegativeOutput
 from ._pretrained import PretrainedCfg
 from ._registry import get_pretrained_cfg
 
@@ -38,6 +41,24 @@ def resolve_pretrained_cfg(
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
     params = inspect.signature(fn).parameters
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _check_arguments(
+    model_cls: Callable[..., Any], variant: str, kwargs: Mapping[str, Any]
+) -> None:
+    """Name a bad constructor argument here rather than let it fail deep inside torch."""
+    params = inspect.signature(model_cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise TypeError(
+                f"model {variant!r} has no argument {unknown[0]!r}; it takes "
+                f"{', '.join(params) or 'none'}"
+            )
+    for key in ("in_chans", "num_bands"):
+        value = kwargs.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"model {variant!r}: {key} must be a positive integer, got {value!r}")
 
 
 def build_model_with_cfg(
@@ -83,7 +104,22 @@ def build_model_with_cfg(
             file=None,
             metrics={},
         )
-    model = model_cls(**kwargs)
+    _check_arguments(model_cls, variant, kwargs)
+    try:
+        model = model_cls(**kwargs)
+    except (TypeError, ValueError, ArithmeticError, IndexError, RuntimeError) as err:
+        if isinstance(err, SsrzooError):
+            raise
+        given = ", ".join(f"{k}={reprlib.repr(v)}" for k, v in kwargs.items())
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        error = TypeError if isinstance(err, TypeError) else ValueError
+        raise error(
+            f"cannot build {variant!r} with {given} ({reason}); see the docstring of "
+            f"{getattr(model_cls, '__name__', variant)} for what each argument takes"
+        ) from err
+    if isinstance(model, NonNegativeOutput) and not cfg.nonneg_output:
+        # A config.json written before the projection existed still describes this model.
+        cfg = cfg.replace(nonneg_output=model.nonneg_output)
     model.pretrained_cfg = cfg  # type: ignore[assignment]
     model.model_args = dict(kwargs)  # type: ignore[assignment]
     if checkpoint_path is not None:
@@ -120,6 +156,15 @@ def load_pretrained(
             raise ValueError("no pretrained_cfg to load weights from; pass checkpoint_path=")
         path = resolve_pretrained_file(cfg, cache_dir=cache_dir)
     state = load_state_dict(path)
+    broken = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        _logger.warning(
+            "%s holds NaN/inf values in %d tensors (%s): the model will output NaN; the file "
+            "is damaged or its training diverged",
+            path,
+            len(broken),
+            ", ".join(broken[:3]) + (", ..." if len(broken) > 3 else ""),
+        )
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches raise even with strict=False

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from torch import nn
 
+from ..exceptions import CheckpointError
 from ._builder import resolve_pretrained_cfg
-from ._hub import WEIGHTS_NAME, download_from_hub, load_config
+from ._hub import CONFIG_NAME, WEIGHTS_NAME, hub_file, load_config
 from ._pretrained import PretrainedCfg
 from ._registry import get_model_entrypoint, resolve_model_name
 
@@ -70,6 +71,11 @@ def create_model(
         >>> model.pretrained_cfg.wavelengths[:3]  # doctest: +SKIP
         (400.0, 410.0, 420.0)
     """
+    if not isinstance(model_name, str):
+        raise TypeError(
+            f"model_name must be a str such as 'mae_ktsr_ntire', 'hf-hub:org/repo' or "
+            f"'local-dir:/path', got {type(model_name).__name__} {model_name!r}"
+        )
     scheme, rest = parse_model_name(model_name)
     if scheme is not None:
         return _create_from_folder(
@@ -98,22 +104,25 @@ def _create_from_folder(
     hub = scheme == "hf-hub"
     repo, _, revision = location.partition("@") if hub else (location, "", "")
     config, folder = load_config(repo, revision=revision or None, cache_dir=cache_dir, hub=hub)
-    cfg = PretrainedCfg.from_dict(config.get("pretrained_cfg", {}))
-    cfg = cfg.replace(architecture=config["architecture"])
+    where = f"{CONFIG_NAME} of {scheme}:{repo}"
+    try:
+        cfg = PretrainedCfg.from_dict(config.get("pretrained_cfg") or {})
+        # Where the weights are is decided here, never by the file: no 'file' or 'bundled'.
+        cfg = cfg.replace(architecture=config["architecture"], file=None, bundled=False)
+    except (TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(
+            f"{where} is not a valid ssrzoo config ({err}); write it with ssrzoo.save_pretrained"
+        ) from err
     if checkpoint_path is None:
+        filename = _weights_filename(cfg.hf_hub_filename or WEIGHTS_NAME, where)
         if hub:
-            weights = download_from_hub(
-                repo,
-                cfg.hf_hub_filename or WEIGHTS_NAME,
-                revision=revision or None,
-                cache_dir=cache_dir,
-            )
+            weights = hub_file(repo, filename, revision or None, cache_dir)
         else:
-            weights = folder / (cfg.hf_hub_filename or WEIGHTS_NAME)
+            weights = folder / filename
         cfg = cfg.replace(file=str(weights))
     if overlay:
         cfg = cfg.replace(**overlay)
-    kwargs = {**config.get("model_args", {}), **model_kwargs}
+    kwargs = {**(config.get("model_args") or {}), **model_kwargs}
     entrypoint = get_model_entrypoint(config["architecture"])
     return entrypoint(
         pretrained=checkpoint_path is None,
@@ -122,3 +131,17 @@ def _create_from_folder(
         cache_dir=cache_dir,
         **kwargs,
     )
+
+
+def _weights_filename(name: str, where: str) -> str:
+    """The weight file a config names, refused if it points outside the model's folder.
+
+    A downloaded config must not make ssrzoo read (and report on) any file of the machine.
+    """
+    path = PurePosixPath(name.replace("\\", "/")) if isinstance(name, str) else None
+    if path is None or path.is_absolute() or not path.parts or ".." in path.parts or ":" in name:
+        raise CheckpointError(
+            f"{where} names the weight file {name!r}, which is not inside the model's folder; "
+            f"name a file beside {CONFIG_NAME}, such as {WEIGHTS_NAME!r}"
+        )
+    return name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -72,9 +73,15 @@ def load_state_dict(
         CheckpointError: the file is corrupt, holds pickled objects, or holds no tensors.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"checkpoint {str(path)!r} is a folder; pass the weight file inside it, or load a "
+            "folder written by ssrzoo.save_pretrained as 'local-dir:<folder>'"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    if _is_safetensors(path):
+    kind = _file_kind(path)
+    if kind == "safetensors":
         try:
             state = load_file(str(path), device=str(map_location))
         except (SafetensorError, OSError, ValueError) as err:
@@ -82,31 +89,78 @@ def load_state_dict(
                 f"{str(path)!r} is not a readable safetensors file ({_first_line(err)}); "
                 "re-download it or re-export it with `ssrzoo.save_pretrained`"
             ) from err
-    else:
+    elif kind == "torch":
         try:
             state = torch.load(path, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError as err:
+            if "weights only load failed" not in str(err).lower():
+                raise CheckpointError(
+                    f"{str(path)!r} is a corrupt torch checkpoint ({_first_line(err)})"
+                ) from err
             raise CheckpointError(
                 f"{str(path)!r} holds pickled Python objects, which ssrzoo never unpickles; "
                 "re-save it as tensors only (safetensors.torch.save_file(model.state_dict(), "
                 "'model.safetensors')) in the environment that made it"
             ) from err
-        except (RuntimeError, EOFError, OSError, ValueError) as err:
+        except Exception as err:  # a damaged pickle can fail in any way; none is a bug of ours
+            reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
             raise CheckpointError(
-                f"{str(path)!r} is neither safetensors nor a torch checkpoint "
-                f"({_first_line(err)}); check the file"
+                f"{str(path)!r} is a corrupt torch checkpoint ({_first_line(reason)}); "
+                "check the file"
             ) from err
         state = _unwrap(state, path)
+    else:
+        raise CheckpointError(
+            f"{str(path)!r} is {kind}, not a weight file; expected a .safetensors file or a "
+            "torch state dict (.pth/.pt/.bin, from torch.save(model.state_dict(), path))"
+        )
     return clean_state_dict(state)
 
 
-def _is_safetensors(path: Path) -> bool:
-    if path.suffix == ".safetensors":
-        return True
-    # safetensors starts with an 8-byte little-endian header length, then '{'.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (.h5, .mat v7.3)"),
+    (b"MATLAB", "a MATLAB .mat file"),
+    (b"\x93NUMPY", "a numpy .npy array"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def _file_kind(path: Path) -> str:
+    """``'safetensors'``, ``'torch'``, or what the file is instead, e.g. ``'a PNG image'``.
+
+    Read from the first bytes, so a mislabelled file gets a message that says what it is
+    rather than whatever the unpickler trips over.
+    """
     with open(path, "rb") as f:
-        head = f.read(9)
-    return len(head) == 9 and head[8:9] == b"{"
+        head = f.read(512)
+    # safetensors: an 8-byte little-endian header length, then the JSON header.
+    if path.suffix == ".safetensors" or head[8:9] == b"{":
+        return "safetensors"
+    if head.startswith(b"PK\x03\x04"):  # torch.save's zip format, or another zip
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "a damaged zip archive"
+        if any(name.endswith("data.pkl") for name in names):
+            return "torch"
+        return "a zip archive without torch tensors (an .npz?)"
+    if head.startswith(b"\x80"):  # a pickle: torch.save's legacy format
+        return "torch"
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    if not head:
+        return "an empty file"
+    text = head.decode("utf-8", errors="replace")
+    printable = sum(c != "\ufffd" and (c.isprintable() or c in "\t\r\n") for c in text)
+    return "a text file" if printable >= 0.95 * len(text) else "a file of unknown format"
 
 
 def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
@@ -130,6 +184,6 @@ def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _first_line(err: BaseException) -> str:
+def _first_line(err: BaseException | str) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__

@@ -201,10 +201,13 @@ def resolve_pretrained_file(cfg: PretrainedCfg, *, cache_dir: str | Path | None 
         tried.append("Hub download (skipped: HF_HUB_OFFLINE is set)")
 
     where = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else "its publisher"
-    raise WeightsNotFoundError(
+    start = (
         f"no weights for {cfg.name!r} (tried: {', '.join(tried)}); connect to the network, "
         f"or download {cfg.hf_hub_filename} from {where} and pass "
-        "checkpoint_path=... or pretrained_cfg_overlay={'file': ...}"
+    )
+    raise WeightsNotFoundError(
+        start + "checkpoint_path=... or pretrained_cfg_overlay={'file': ...}",
+        cli_message=start + "it with --checkpoint FILE",
     )
 
 
@@ -221,15 +224,7 @@ def load_config(
         The parsed config and the folder that holds it (the Hub snapshot for a repo).
     """
     if hub:
-        try:
-            config_file = download_from_hub(
-                str(path_or_repo), CONFIG_NAME, revision=revision, cache_dir=cache_dir
-            )
-        except _HUB_MISSES as err:
-            raise WeightsNotFoundError(
-                f"cannot get {CONFIG_NAME} of Hub repo {str(path_or_repo)!r} "
-                f"({type(err).__name__}); check the repo id, the network or the cache"
-            ) from err
+        config_file = hub_file(str(path_or_repo), CONFIG_NAME, revision, cache_dir)
     else:
         config_file = Path(path_or_repo).expanduser() / CONFIG_NAME
         if not config_file.is_file():
@@ -245,7 +240,36 @@ def load_config(
         raise CheckpointError(
             f"{str(config_file)!r} has no 'architecture' key; write it with ssrzoo.save_pretrained"
         )
+    if not isinstance(config["architecture"], str):
+        raise CheckpointError(
+            f"{str(config_file)!r}: 'architecture' must be a model name such as 'mae_ktsr', "
+            f"got {config['architecture']!r}"
+        )
+    for key in ("pretrained_cfg", "model_args"):
+        if not isinstance(config.get(key) or {}, dict):
+            raise CheckpointError(
+                f"{str(config_file)!r}: {key!r} must be a JSON object, got {config[key]!r}"
+            )
     return config, Path(config_file).parent
+
+
+def hub_file(
+    repo_id: str, filename: str, revision: str | None, cache_dir: str | Path | None
+) -> Path:
+    """:func:`download_from_hub`, with an error that says why the file could not be had."""
+    try:
+        return download_from_hub(repo_id, filename, revision=revision, cache_dir=cache_dir)
+    except _HUB_MISSES as err:
+        if _offline():
+            hint = (
+                "HF_HUB_OFFLINE is set, so only the local cache (HF_HUB_CACHE / HF_HOME) was "
+                "searched; unset HF_HUB_OFFLINE to download it"
+            )
+        else:
+            hint = "check the repo id, the revision, the network or the cache"
+        raise WeightsNotFoundError(
+            f"cannot get {filename} of Hub repo {repo_id!r} ({type(err).__name__}); {hint}"
+        ) from err
 
 
 def save_pretrained(
@@ -383,7 +407,9 @@ def _default_card_body(cfg: PretrainedCfg) -> str:
         "",
         "| | |",
         "|---|---|",
-        f"| Output | {bands}, {cfg.output_units} in {list(cfg.output_range)} |",
+        f"| Output | {bands}, {cfg.output_units} in {list(cfg.output_range)}"
+        + (" (projected onto >= 0 at inference)" if cfg.nonneg_output else "")
+        + " |",
         f"| Wavelengths (nm) | {', '.join(f'{w:g}' for w in wl) or 'n/a'} |",
         f"| Input | {cfg.in_chans} channels, {cfg.input_encoding}, range {list(cfg.input_range)} |",
         f"| Camera response | {cfg.response_name or 'not recorded'} |",

@@ -2,7 +2,7 @@
 
 Every reconstruction model takes ``(B, 3, H, W)`` float RGB of any ``H, W``. Models with
 patches or down-sampling pad to a multiple internally and crop back; these helpers keep
-that, and the input check, in one place.
+that, the input check and the non-negative output projection in one place.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["check_rgb_input", "crop_to", "pad_to_multiple"]
+__all__ = ["NonNegativeOutput", "check_rgb_input", "crop_to", "pad_to_multiple"]
 
 
 def check_rgb_input(x: torch.Tensor, in_chans: int = 3, name: str = "RGB") -> None:
@@ -73,3 +73,30 @@ def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Crop ``(..., H', W')`` to its top-left ``size``: the inverse of :func:`pad_to_multiple`."""
     h, w = size
     return x[..., :h, :w]
+
+
+class NonNegativeOutput:
+    """Mixin for models whose output is radiance or reflectance, which cannot be negative.
+
+    A model's ``forward`` ends with :meth:`project_output`. In eval mode it projects the
+    cube onto the non-negative orthant (``clamp_min(0)``), so validation metrics,
+    :func:`ssrzoo.predict` and exported cubes all see a physically possible cube. In train
+    mode the raw output is returned: a ReLU there would give negative predictions zero
+    gradient, and the loss could never pull them back up. Targets are ``>= 0``, so the
+    projection can only lower each value's absolute error, and it never widens a pixel's
+    spectral angle: MRAE, RMSE, PSNR and SAM never get worse (SSIM and the back-projection
+    error may move either way).
+
+    Set ``model.nonneg_output = False`` to see the raw output in eval mode, e.g. to measure
+    how often a model predicts negative values.
+    """
+
+    #: project the output onto ``>= 0`` in eval mode (see the class docstring)
+    nonneg_output: bool = True
+    training: bool  # provided by nn.Module
+
+    def project_output(self, cube: torch.Tensor) -> torch.Tensor:
+        """``cube`` clamped to ``>= 0`` in eval mode (if :attr:`nonneg_output`), else as is."""
+        if self.nonneg_output and not self.training:
+            return cube.clamp_min(0.0)
+        return cube

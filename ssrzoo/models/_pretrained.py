@@ -42,6 +42,9 @@ class PretrainedCfg:
         input_note: free text on how the input RGB must be prepared.
         output_units: what the output values mean, e.g. ``"reflectance"``.
         output_range: nominal ``(low, high)`` of the output values.
+        nonneg_output: the model projects its output onto ``>= 0`` in eval mode
+            (``clamp_min(0)``, :class:`~ssrzoo.models.NonNegativeOutput`), so
+            inference, metrics and exports never see negative radiance; train mode is raw.
         dataset: training data, in words.
         datasets: dataset identifiers for the model card's ``datasets`` field.
         license: licence of the weight (SPDX id).
@@ -76,6 +79,7 @@ class PretrainedCfg:
     input_note: str = ""
     output_units: str = "reflectance"
     output_range: tuple[float, float] = (0.0, 1.0)
+    nonneg_output: bool = False
     dataset: str = ""
     datasets: tuple[str, ...] = ()
     license: str = "apache-2.0"

@@ -35,11 +35,13 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         wavelengths=VIS_10NM,
         response_name="nikon_d700",
         input_encoding="linear",
-        input_note="linear RGB rendered from the cube with the Nikon D700 response "
-        "(the usual CAVE protocol)",
-        output_units="reflectance, normalised to [0, 1]",
+        input_note="protocol cave-256-v1: linear RGB rendered from the reflectance cube with "
+        "the Nikon D700 response (clean pipeline: one fixed gain that maps a flat unit "
+        "reflectance to 1 in the brightest channel, clip to [0, 1], 8-bit truncation)",
+        output_units="reflectance in [0, 1] (CAVE 16-bit counts / 65535)",
         dataset="CAVE multispectral image database (Yasuma et al. 2010)",
         datasets=("cave",),
+        metrics_dataset="CAVE, protocol cave-256-v1 validation split (5 whole scenes)",
     ),
     "harvard": dict(
         num_bands=31,

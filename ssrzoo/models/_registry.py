@@ -80,7 +80,7 @@ def register_pretrained_cfg(cfg: PretrainedCfg, *, overwrite: bool = False) -> N
     editing ssrzoo. The first tag of an architecture stays its default.
     """
     if cfg.architecture not in _model_entrypoints:
-        raise UnknownModelError(_unknown_message(cfg.architecture))
+        raise _unknown(cfg.architecture)
     entry = _model_default_cfgs[cfg.architecture]
     if cfg.tag in entry.cfgs and not overwrite:
         raise ValueError(f"{cfg.name!r} is already registered; pass overwrite=True to replace it")
@@ -110,7 +110,7 @@ def resolve_model_name(name: str) -> tuple[str, str]:
     name = _aliases.get(name, name)
     arch, tag = split_model_name_tag(name)
     if arch not in _model_entrypoints:
-        raise UnknownModelError(_unknown_message(name))
+        raise _unknown(name)
     if tag and tag not in _model_default_cfgs[arch].cfgs:
         tags = ", ".join(repr(f"{arch}.{t}") for t in _model_default_cfgs[arch].tags if t)
         raise UnknownModelError(
@@ -119,15 +119,16 @@ def resolve_model_name(name: str) -> tuple[str, str]:
     return arch, tag
 
 
-def _unknown_message(name: str) -> str:
+def _unknown(name: str) -> UnknownModelError:
     candidates = [*_model_entrypoints, *_pretrained_cfgs, *_aliases]
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
     arch = split_model_name_tag(name)[0]
     pattern = f"*{arch[:4]}*" if len(arch) >= 4 else "*"
-    return (
-        f"unknown model {name!r}; {hint}"
-        f"`ssrzoo.list_models({pattern!r})` lists the registered names"
+    start = f"unknown model {name!r}; {hint}"
+    return UnknownModelError(
+        f"{start}`ssrzoo.list_models({pattern!r})` lists the registered names",
+        cli_message=f"{start}`ssrzoo list '{pattern}'` lists the registered names",
     )
 
 

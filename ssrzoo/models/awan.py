@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._builder import build_model_with_cfg
-from ._layers import check_rgb_input, crop_to
+from ._layers import NonNegativeOutput, check_rgb_input, crop_to
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
@@ -162,7 +162,7 @@ class PatchSecondOrderNonLocal(nn.Module):
         return torch.cat(rows, dim=-2)
 
 
-class AWAN(nn.Module):
+class AWAN(NonNegativeOutput, nn.Module):
     """AWAN (Li et al., CVPRW 2020): RGB ``(B, 3, H, W)`` -> ``(B, num_bands, H, W)``.
 
     Fully convolutional at full resolution, so no padding is needed for ordinary sizes;
@@ -204,7 +204,7 @@ class AWAN(nn.Module):
         self.non_local = PatchSecondOrderNonLocal(num_bands, nonlocal_reduction)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``."""
+        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
         check_rgb_input(x, self.in_chans)
         size = tuple(x.shape[-2:])
         pad_h, pad_w = max(self.min_size - size[0], 0), max(self.min_size - size[1], 0)
@@ -215,7 +215,7 @@ class AWAN(nn.Module):
         for block in self.blocks:
             out, res = block(out, res)
         out = self.out_conv(self.tail_act(self.tail(out) + feat))
-        return crop_to(self.non_local(out), size)
+        return self.project_output(crop_to(self.non_local(out), size))
 
 
 def _create_awan(variant: str, pretrained: bool = False, **kwargs) -> AWAN:
@@ -226,6 +226,7 @@ def _cfg(**kwargs) -> PretrainedCfg:
     return PretrainedCfg(
         **{
             "license": "apache-2.0",
+            "nonneg_output": True,
             "paper": (
                 "Li et al., Adaptive Weighted Attention Network with Camera Spectral Sensitivity "
                 "Prior for Spectral Reconstruction from RGB Images, CVPR Workshops 2020"
@@ -244,6 +245,10 @@ default_cfgs = generate_default_cfgs(
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
+        "awan.cave": _cfg(
+            hf_hub_id="ssrzoo/awan_cave",
+            **protocol_fields("cave"),
+        ),
     }
 )
 
@@ -254,4 +259,4 @@ def awan(pretrained: bool = False, **kwargs) -> AWAN:
     return _create_awan("awan", pretrained, **kwargs)
 
 
-register_model_aliases({"awan_ntire": "awan.ntire2020"})
+register_model_aliases({"awan_ntire": "awan.ntire2020", "awan_cave": "awan.cave"})

@@ -47,6 +47,7 @@ from torch import nn
 
 from ..spectral import resample
 from ._builder import build_model_with_cfg
+from ._layers import NonNegativeOutput
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._protocols import VIS_10NM, protocol_fields
 from ._registry import register_model, register_model_aliases
@@ -126,7 +127,7 @@ def root_polynomial_exponents(in_chans: int, degree: int) -> list[tuple[Fraction
     return terms
 
 
-class RootPolynomialRegression(nn.Module):
+class RootPolynomialRegression(NonNegativeOutput, nn.Module):
     """Per-pixel (root-)polynomial regression from RGB to spectra, fitted in closed form.
 
     ``spectrum = W @ phi(rgb)``, where ``phi`` holds the root-polynomial terms of the
@@ -147,7 +148,8 @@ class RootPolynomialRegression(nn.Module):
 
     Shape:
         ``(B, in_chans, H, W)`` non-negative float (in the same units as the RGB it was
-        fitted on) -> ``(B, num_bands, H, W)`` in the units of the fitted spectra.
+        fitted on) -> ``(B, num_bands, H, W)`` in the units of the fitted spectra,
+        projected onto ``>= 0`` in eval mode (:class:`~ssrzoo.models.NonNegativeOutput`).
     """
 
     def __init__(
@@ -197,7 +199,7 @@ class RootPolynomialRegression(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.in_chans)
         weight = self.weight.to(x.dtype)
-        return torch.einsum("kf,bfhw->bkhw", weight, self.features(x))
+        return self.project_output(torch.einsum("kf,bfhw->bkhw", weight, self.features(x)))
 
     @torch.no_grad()
     def fit(
@@ -231,7 +233,9 @@ class RootPolynomialRegression(nn.Module):
                 ``rgb = spectrum @ response.T`` exactly (linear RGB, no gain). The fit is
                 then *physically plausible* (Lin & Finlayson 2020): the output is the
                 fundamental metamer of the input plus a regressed metameric black, so
-                ``response @ output`` reproduces the input RGB.
+                ``response @ output`` reproduces the input RGB (exactly in train mode; in
+                eval mode pixels with negative values are clamped, and
+                :func:`ssrzoo.spectral.rgb_consistent` restores both properties).
             wavelengths: band centres of ``spectra`` in nm, recorded in
                 ``pretrained_cfg``.
             chunk_size: rows processed at a time (bounds memory for millions of pixels).
@@ -406,7 +410,7 @@ def _band_grid(
     return grid
 
 
-class _ColourRecovery(nn.Module):
+class _ColourRecovery(NonNegativeOutput, nn.Module):
     """Shared plumbing: tensor <-> numpy pixels, band grid, input checks.
 
     Subclasses implement :meth:`recover` on ``(N, 3)`` sRGB-encoded pixels in [0, 1].
@@ -440,7 +444,8 @@ class _ColourRecovery(nn.Module):
         pixels = x.detach().permute(0, 2, 3, 1).reshape(-1, 3).double().cpu().numpy()
         spectra = self.recover(np.clip(pixels, 0.0, 1.0))
         out = torch.from_numpy(np.ascontiguousarray(spectra)).to(device=x.device, dtype=x.dtype)
-        return out.reshape(b, h, w, self.num_bands).permute(0, 3, 1, 2).contiguous()
+        out = out.reshape(b, h, w, self.num_bands).permute(0, 3, 1, 2).contiguous()
+        return self.project_output(out)
 
     def extra_repr(self) -> str:
         wl = self.wavelengths
@@ -723,14 +728,13 @@ def _cfg(**kwargs: Any) -> PretrainedCfg:
         "num_bands": 31,
         "wavelengths": VIS_10NM,
         "license": "apache-2.0",
+        "nonneg_output": True,
     }
     return PretrainedCfg(**{**defaults, **kwargs})
 
 
-def _ntire_cfg(**kwargs: Any) -> PretrainedCfg:
-    return _cfg(
-        **protocol_fields("ntire2020", paper=_REGRESSION_PAPER, doi="10.3390/s20216399", **kwargs)
-    )
+def _regression_cfg(tag: str, **kwargs: Any) -> PretrainedCfg:
+    return _cfg(**protocol_fields(tag, paper=_REGRESSION_PAPER, doi="10.3390/s20216399", **kwargs))
 
 
 def _colour_cfg(**kwargs: Any) -> PretrainedCfg:
@@ -750,19 +754,26 @@ def _colour_cfg(**kwargs: Any) -> PretrainedCfg:
 
 default_cfgs = generate_default_cfgs(
     {
-        "linear_regression.ntire2020": _ntire_cfg(
+        "linear_regression.ntire2020": _regression_cfg(
+            "ntire2020",
             sha256="59a03af40a23055b61faf5e45153affd5cfcbdf35a87f6f47c1c75ba9687ffdb",
             bundled=True,
             notes="3 linear terms, no offset; ridge chosen by cross-validation.",
         ),
-        "root_poly2.ntire2020": _ntire_cfg(
+        "root_poly2.ntire2020": _regression_cfg(
+            "ntire2020",
             sha256="ea0f5c1be49a662295569f4919689169f3b3eef83af587285eb466548e08af26",
             bundled=True,
             notes="6 root-polynomial terms (degree 2); ridge chosen by cross-validation.",
         ),
-        "root_poly3.ntire2020": _ntire_cfg(
+        "root_poly3.ntire2020": _regression_cfg(
+            "ntire2020",
             sha256="ef3bb3fed40a2e8b2f55e9b58db9dec28f5425973093dd5e4d07276590636551",
             bundled=True,
+            notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
+        ),
+        "root_poly3.cave": _regression_cfg(
+            "cave",
             notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
         ),
         "colour_jakob2019.srgb": _colour_cfg(
@@ -831,5 +842,6 @@ register_model_aliases(
         "linear_regression_ntire": "linear_regression.ntire2020",
         "root_poly2_ntire": "root_poly2.ntire2020",
         "root_poly3_ntire": "root_poly3.ntire2020",
+        "root_poly3_cave": "root_poly3.cave",
     }
 )

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._builder import build_model_with_cfg
-from ._layers import check_rgb_input, crop_to, pad_to_multiple
+from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
@@ -134,7 +134,7 @@ class RegressionLevel(nn.Module):
         return self.out(self.body(x))
 
 
-class HRNet(nn.Module):
+class HRNet(NonNegativeOutput, nn.Module):
     """HRNet (Zhao et al., CVPRW 2020): RGB ``(B, 3, H, W)`` -> ``(B, num_bands, H, W)``.
 
     Level ``k`` (``k = 0`` is full resolution) sees the input pixel-unshuffled by ``2**k``,
@@ -181,7 +181,7 @@ class HRNet(nn.Module):
         self.levels = nn.ModuleList(levels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``."""
+        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
         check_rgb_input(x, self.in_chans)
         x, size = pad_to_multiple(x, self.pad_multiple)
         coarse = None
@@ -189,7 +189,7 @@ class HRNet(nn.Module):
             inp = F.pixel_unshuffle(x, 2**k) if k else x
             out = self.levels[k](inp, coarse)
             coarse = F.pixel_shuffle(out, 2) if k else out
-        return crop_to(coarse, size)
+        return self.project_output(crop_to(coarse, size))
 
 
 def _create_hrnet(variant: str, pretrained: bool = False, **kwargs) -> HRNet:
@@ -200,6 +200,7 @@ def _cfg(**kwargs) -> PretrainedCfg:
     return PretrainedCfg(
         **{
             "license": "apache-2.0",
+            "nonneg_output": True,
             "paper": (
                 "Zhao et al., Hierarchical Regression Network for Spectral Reconstruction from "
                 "RGB Images, CVPR Workshops 2020"

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ._builder import build_model_with_cfg
-from ._layers import check_rgb_input
+from ._layers import NonNegativeOutput, check_rgb_input
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
@@ -91,7 +91,7 @@ class DenseFusionBlock(nn.Module):
         return torch.cat([x, new], dim=1)
 
 
-class HSCNNPlus(nn.Module):
+class HSCNNPlus(NonNegativeOutput, nn.Module):
     """HSCNN-D (Shi et al., CVPRW 2018): RGB ``(B, 3, H, W)`` -> ``(B, num_bands, H, W)``.
 
     Args:
@@ -117,9 +117,9 @@ class HSCNNPlus(nn.Module):
         self.head = nn.Conv2d(width, num_bands, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``."""
+        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
         check_rgb_input(x, self.in_chans)
-        return self.head(self.blocks(self.stem(x)))
+        return self.project_output(self.head(self.blocks(self.stem(x))))
 
 
 def _create_hscnn_plus(variant: str, pretrained: bool = False, **kwargs) -> HSCNNPlus:
@@ -130,6 +130,7 @@ def _cfg(**kwargs) -> PretrainedCfg:
     return PretrainedCfg(
         **{
             "license": "apache-2.0",
+            "nonneg_output": True,
             "paper": (
                 "Shi et al., HSCNN+: Advanced CNN-Based Hyperspectral Recovery from RGB "
                 "Images, CVPR Workshops 2018 (HSCNN-D)"
@@ -147,6 +148,10 @@ default_cfgs = generate_default_cfgs(
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
+        "hscnn_plus.cave": _cfg(
+            hf_hub_id="ssrzoo/hscnn_plus_cave",
+            **protocol_fields("cave"),
+        ),
     }
 )
 
@@ -157,4 +162,6 @@ def hscnn_plus(pretrained: bool = False, **kwargs) -> HSCNNPlus:
     return _create_hscnn_plus("hscnn_plus", pretrained, **kwargs)
 
 
-register_model_aliases({"hscnn_plus_ntire": "hscnn_plus.ntire2020"})
+register_model_aliases(
+    {"hscnn_plus_ntire": "hscnn_plus.ntire2020", "hscnn_plus_cave": "hscnn_plus.cave"}
+)

@@ -42,7 +42,7 @@ from torch import nn
 from ..exceptions import CheckpointError
 from ._builder import build_model_with_cfg
 from ._helpers import load_state_dict
-from ._layers import check_rgb_input, crop_to, pad_to_multiple
+from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
@@ -303,7 +303,7 @@ class S2MAEOutput:
     rgb_only: bool
 
 
-class S2MAE(nn.Module):
+class S2MAE(NonNegativeOutput, nn.Module):
     """Spatial-spectral masked autoencoder (stage 1 of MAE-KTSR).
 
     ``forward(rgb)`` is RGB-only mode and returns the decoded cube, so the model also obeys
@@ -493,7 +493,7 @@ class S2MAE(nn.Module):
         token_mask: torch.Tensor | None = None,
         band_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Reconstruct the cube ``(B, num_bands, H, W)``.
+        """Reconstruct the cube ``(B, num_bands, H, W)``, ``>= 0`` in eval mode.
 
         Args:
             rgb: ``(B, in_chans, H, W)`` float in [0, 1], any ``H, W``.
@@ -503,7 +503,8 @@ class S2MAE(nn.Module):
             band_mask: optional ``(B, num_bands, gh, gw)`` bool, True = band hidden.
         """
         latent = self.encoder(rgb, cube, token_mask, band_mask)
-        return crop_to(self.forward_decoder(latent, rgb, token_mask), rgb.shape[-2:])
+        cube = crop_to(self.forward_decoder(latent, rgb, token_mask), rgb.shape[-2:])
+        return self.project_output(cube)
 
     def forward_loss(
         self,
@@ -627,7 +628,7 @@ class ISFF(nn.Module):
         return x + (torch.sigmoid(mixed) * p if self.mode == "gated" else mixed)
 
 
-class MAEKTSR(nn.Module):
+class MAEKTSR(NonNegativeOutput, nn.Module):
     """MAE-KTSR (stage 2): lightweight CNN reconstructor with the S²-MAE prior.
 
     ``shallow 3x3 conv -> [ISFF(prior) -> ResBlocks] x stages -> + shallow -> 3x3 conv``,
@@ -808,7 +809,10 @@ class MAEKTSR(nn.Module):
             return self.prior.forward_features(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_chans, H, W)`` float in [0, 1], any ``H, W`` -> ``(B, num_bands, H, W)``."""
+        """``(B, in_chans, H, W)`` float in [0, 1], any ``H, W`` -> ``(B, num_bands, H, W)``.
+
+        The output is ``>= 0`` in eval mode (:class:`~ssrzoo.models.NonNegativeOutput`).
+        """
         check_rgb_input(x, self.in_chans)
         x = x.to(self.head.weight.dtype)
         prior = self.forward_prior(x) if self.prior is not None else None
@@ -818,7 +822,7 @@ class MAEKTSR(nn.Module):
             if self.fusions is not None:
                 feat = self.fusions[i](feat, prior)
             feat = stage(feat)
-        return self.head(feat + shallow) + self.rgb_to_spectrum(x)
+        return self.project_output(self.head(feat + shallow) + self.rgb_to_spectrum(x))
 
 
 def _create_mae_ktsr(variant: str, pretrained: bool = False, **kwargs: Any) -> MAEKTSR:
@@ -840,6 +844,7 @@ def _cfg(**kwargs: Any) -> PretrainedCfg:
     return PretrainedCfg(
         **{
             "license": "apache-2.0",
+            "nonneg_output": True,
             "paper": _PAPER,
             "doi": "10.1109/TCI.2025.3608970",
             **kwargs,
@@ -897,6 +902,13 @@ default_cfgs = generate_default_cfgs(
             **protocol_fields("ntire2020"),
             **_PUBLISHED.get("mae_ktsr_noprior.ntire2020", {}),
         ),
+        "mae_ktsr_noprior.cave": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_noprior_cave",
+            notes="the prior ablation of mae_ktsr.cave: the same reconstructor, data and "
+            "schedule, without the S²-MAE prior and its ISFF fusion",
+            **protocol_fields("cave"),
+            **_PUBLISHED.get("mae_ktsr_noprior.cave", {}),
+        ),
     }
 )
 
@@ -927,5 +939,6 @@ register_model_aliases(
             for tag in _TAGS
         },
         "mae_ktsr_noprior_ntire": "mae_ktsr_noprior.ntire2020",
+        "mae_ktsr_noprior_cave": "mae_ktsr_noprior.cave",
     }
 )

@@ -22,7 +22,7 @@ from timm.layers import trunc_normal_
 from torch import nn
 
 from ._builder import build_model_with_cfg
-from ._layers import check_rgb_input, crop_to, pad_to_multiple
+from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
@@ -189,7 +189,7 @@ class SingleStageSpectralTransformer(nn.Module):
         return self.mapping(feat) + x
 
 
-class MSTPlusPlus(nn.Module):
+class MSTPlusPlus(NonNegativeOutput, nn.Module):
     """MST++ (Cai et al., CVPRW 2022): RGB ``(B, 3, H, W)`` -> spectra ``(B, num_bands, H, W)``.
 
     Any ``H, W``: the input is padded on the bottom and right to a multiple of
@@ -240,12 +240,12 @@ class MSTPlusPlus(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``."""
+        """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
         check_rgb_input(x, self.in_chans)
         x, size = pad_to_multiple(x, self.pad_multiple)
         feat = self.conv_in(x)
         out = self.conv_out(self.body(feat)) + self.skip(feat)
-        return crop_to(out, size)
+        return self.project_output(crop_to(out, size))
 
 
 def _create_mst_plus_plus(variant: str, pretrained: bool = False, **kwargs) -> MSTPlusPlus:
@@ -256,6 +256,7 @@ def _cfg(**kwargs) -> PretrainedCfg:
     return PretrainedCfg(
         **{
             "license": "apache-2.0",
+            "nonneg_output": True,
             "paper": (
                 "Cai et al., MST++: Multi-stage Spectral-wise Transformer for Efficient "
                 "Spectral Reconstruction, CVPR Workshops 2022"
@@ -274,6 +275,10 @@ default_cfgs = generate_default_cfgs(
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
+        "mst_plus_plus.cave": _cfg(
+            hf_hub_id="ssrzoo/mst_plus_plus_cave",
+            **protocol_fields("cave"),
+        ),
     }
 )
 
@@ -284,4 +289,6 @@ def mst_plus_plus(pretrained: bool = False, **kwargs) -> MSTPlusPlus:
     return _create_mst_plus_plus("mst_plus_plus", pretrained, **kwargs)
 
 
-register_model_aliases({"mst_plus_plus_ntire": "mst_plus_plus.ntire2020"})
+register_model_aliases(
+    {"mst_plus_plus_ntire": "mst_plus_plus.ntire2020", "mst_plus_plus_cave": "mst_plus_plus.cave"}
+)

@@ -2,7 +2,8 @@
 
 Band grids and resampling (:mod:`.bands`), camera responses with a registry and file loaders
 (:mod:`.responses`), RGB simulation pipelines (:mod:`.simulate`), sRGB previews
-(:mod:`.render`) and the photo-to-camera colour correction (:mod:`.camera`). Pure
+(:mod:`.render`), the photo-to-camera colour correction (:mod:`.camera`) and the projection
+onto non-negative, RGB-consistent spectra (:mod:`.consistency`). Pure
 numpy/colour-science; imports nothing else of ssrzoo. Formulas and file formats:
 ``docs/spectral.md``.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from .bands import BandGrid, resample, resampling_matrix
 from .camera import srgb_to_camera_matrix
+from .consistency import project_rgb_consistent
 from .render import render_srgb, xyz_from_cube
 from .responses import (
     SpectralResponse,
@@ -48,6 +50,7 @@ __all__ = [
     "load_ntire2022_qe",
     "load_responses_mat",
     "load_rosis_srf",
+    "project_rgb_consistent",
     "register_response",
     "render_srgb",
     "resample",

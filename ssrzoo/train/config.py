@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -121,6 +122,11 @@ class DataConfig:
         val_batch_size: samples per validation batch per process.
         num_workers: DataLoader worker processes per training process.
         pin_memory: pin host memory for faster GPU transfer.
+        device_patches: cut, augment and render the training patches on the training device,
+            a batch at a time (:class:`ssrzoo.data.DevicePatches`), instead of in DataLoader
+            workers: every training image is loaded onto the device once. For datasets that
+            fit in device memory, with ``patches`` and a clean-pipeline ``rgb``; it keeps a GPU
+            busy where the per-sample worker path starves it.
     """
 
     train: DatasetConfig = field(default_factory=DatasetConfig)
@@ -129,6 +135,7 @@ class DataConfig:
     val_batch_size: int = 1
     num_workers: int = 0
     pin_memory: bool = False
+    device_patches: bool = False
 
 
 @dataclass
@@ -324,8 +331,13 @@ class TrainerConfig:
         if self.threads is not None:
             positive["threads"] = self.threads
         for key, value in positive.items():
-            if value <= 0:
-                raise ConfigError(f"{key} must be > 0, got {value}")
+            if not (value > 0 and math.isfinite(value)):  # NaN compares false to everything
+                raise ConfigError(f"{key} must be a finite number > 0, got {value}")
+        if self.data.device_patches and self.data.train.patches is None:
+            raise ConfigError(
+                "data.device_patches needs data.train.patches (the patch size, augmentation "
+                "and exposure to draw on the device)"
+            )
         if self.data.num_workers < 0:
             raise ConfigError(f"data.num_workers must be >= 0, got {self.data.num_workers}")
         if not 0 <= self.sched.warmup_steps < self.sched.steps:

@@ -24,7 +24,9 @@ import logging
 import math
 import os
 import random
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -345,6 +347,7 @@ class Trainer:
         self.info = DistInfo()
         self.device = torch.device("cpu")
         self._last_plot = time.monotonic()
+        self.stop_signal: str | None = None  # set by SIGTERM/SIGINT: stop at the next step
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -432,20 +435,33 @@ class Trainer:
         self.loader_generator = torch.Generator().manual_seed(cfg.seed + self.info.rank)
         self.sampler = TrainSampler(len(self.train_set), self.info, cfg.seed)  # type: ignore[arg-type]
         self.batches_per_epoch = len(self.sampler.inner) // cfg.data.batch_size
+        if cfg.data.device_patches:  # draws any number of patches; an epoch is nominal
+            self.batches_per_epoch = max(1, self.batches_per_epoch)
         if self.batches_per_epoch == 0:
             raise ConfigError(
                 f"data.batch_size={cfg.data.batch_size} exceeds the "
                 f"{len(self.sampler.inner)} training samples per process; lower it"
             )
         workers = cfg.data.num_workers
+        self.device_patches = None
+        if cfg.data.device_patches:
+            from ..data import DevicePatches
+
+            try:
+                self.device_patches = DevicePatches.from_patches(
+                    self.train_set, device=self.device, seed=cfg.seed + self.info.rank
+                )
+            except (AttributeError, ValueError) as err:
+                raise ConfigError(f"data.device_patches: {err}") from err
+            _logger.info("training patches drawn on %s: %r", self.device, self.device_patches)
         self.train_loader = DataLoader(
             SeededDataset(self.train_set),
             batch_size=cfg.data.batch_size,
             sampler=self.sampler,
             drop_last=True,
-            num_workers=workers,
+            num_workers=0 if self.device_patches is not None else workers,
             pin_memory=cfg.data.pin_memory,
-            persistent_workers=workers > 0,
+            persistent_workers=workers > 0 and self.device_patches is None,
             generator=self.loader_generator,
             collate_fn=_collate,
         )
@@ -597,8 +613,8 @@ class Trainer:
         }
         if torch.cuda.is_available() and self.device.type == "cuda":
             state["cuda"] = torch.cuda.get_rng_state(self.device)
-        if self.ema is not None:
-            state["ema_rounding"] = self.ema._sr_generator.get_state()
+        if self.device_patches is not None:
+            state["device_patches"] = self.device_patches.state_dict()["generator"]
         return state
 
     def _set_rng_state(self, state: Mapping[str, Any]) -> None:
@@ -608,10 +624,8 @@ class Trainer:
         self.loader_generator.set_state(state["loader"])
         if "cuda" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda"], self.device)
-        if self.ema is not None and "ema_rounding" in state:
-            self.ema._sr_generator.set_state(
-                state["ema_rounding"].to(self.ema._sr_generator.device)
-            )
+        if self.device_patches is not None and "device_patches" in state:
+            self.device_patches.load_state_dict({"generator": state["device_patches"]})
 
     def state_dict(self) -> dict[str, Any]:
         """The full training state; collective under DDP (gathers every rank's RNG)."""
@@ -688,6 +702,9 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _batches(self) -> Iterator[dict[str, Any]]:
         """Training batches forever, continuing mid-epoch at the resumed position."""
+        if self.device_patches is not None:  # its generator state resumes it
+            while True:
+                yield self.device_patches.sample(self.cfg.data.batch_size)
         micro = self.step * self.cfg.optim.accum_steps
         epoch, position = divmod(micro, self.batches_per_epoch)
         skip = position * self.cfg.data.batch_size
@@ -712,17 +729,53 @@ class Trainer:
         """Train, validate, checkpoint and export; returns a summary dict.
 
         Returns:
-            ``{'step', 'best': {'metric', 'value', 'step'}, 'export_dir', 'run_dir'}``.
+            ``{'step', 'best': {'metric', 'value', 'step'}, 'export_dir', 'run_dir', 'stopped_by'}``
+            (``stopped_by``: the signal that ended training early, or None).
         """
         try:
-            self.setup()
-            self._loop()
-            return self._finish()
+            with self._graceful_stop():
+                self.setup()
+                self._loop()
+                return self._finish()
         finally:
             logger = getattr(self, "logger", None)
             if logger is not None:
                 logger.close()
             cleanup_distributed()
+
+    @contextlib.contextmanager
+    def _graceful_stop(self) -> Iterator[None]:
+        """SIGTERM or SIGINT (a ``timeout``, a scheduler, Ctrl-C) ends training at the next step:
+        the run validates, checkpoints and exports its best weights, then returns. A second
+        Ctrl-C aborts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+
+        def request_stop(signum: int, frame: Any) -> None:
+            if self.stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.stop_signal = signal.Signals(signum).name
+            _logger.warning(
+                "%s received: stopping after this step, then saving and exporting",
+                self.stop_signal,
+            )
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _should_stop(self) -> bool:
+        """Whether a stop was asked for, agreed by every process (they must stop together)."""
+        flag = float(self.stop_signal is not None)
+        if self.info.enabled:
+            flag = all_reduce_sums({"stop": flag}, self.device)["stop"]
+        return flag > 0
 
     def _loop(self) -> None:
         cfg = self.cfg
@@ -731,7 +784,7 @@ class Trainer:
         ckpt_every = cfg.checkpoint_every or eval_every
         if cfg.eval_at_start and self.step == 0:
             self._validate_and_save(checkpoint=False)
-        if self.step >= total:
+        if self.step >= total or self._should_stop():
             return
         progress = _progress(total, self.step, self.info.is_main, cfg.name)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -767,11 +820,17 @@ class Trainer:
                 row = self._train_row(window)
                 progress.set_postfix(loss=f"{row['loss']:.4g}", lr=f"{row['lr']:.2e}")
                 window = _Window(self.device)
-            if self.step % eval_every == 0 or self.step == total:
+            stop = self._should_stop()
+            if self.step % eval_every == 0 or self.step == total or stop:
                 self._validate_and_save(checkpoint=True)
                 self.train_module.train()
             elif self.step % ckpt_every == 0:
                 self._save()
+            if stop:
+                _logger.warning(
+                    "stopped by %s at step %d of %d", self.stop_signal, self.step, total
+                )
+                break
         progress.close()
 
     def _train_row(self, window: _Window) -> dict[str, Any]:
@@ -886,7 +945,12 @@ class Trainer:
     def _finish(self) -> dict[str, Any]:
         export_dir = None
         if self.cfg.export and self.info.is_main:
-            export_dir = self.export()
+            if self.ckpt.best() is not None:
+                export_dir = self.export()
+            elif self.stop_signal is None:
+                raise CheckpointError(f"no best checkpoint in {str(self.ckpt.folder)!r} to export")
+            else:
+                _logger.warning("stopped before the first validation: nothing to export")
         barrier()
         self._call_hooks("train_end")
         return {
@@ -894,6 +958,7 @@ class Trainer:
             "best": self.best,
             "run_dir": str(self.run_dir),
             "export_dir": str(export_dir) if export_dir else None,
+            "stopped_by": self.stop_signal,
         }
 
     def export(self, folder: str | Path | None = None) -> Path:
