@@ -50,8 +50,9 @@ from ssrzoo.train import TrainerConfig, build_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import REPO, provenance
-from leaderboard import RECIPE
+from leaderboard import PROTOCOLS
 
+RECIPE = REPO / "recipes" / f"{PROTOCOLS['ntire2020']['recipe']}.yaml"
 CAMSPEC = "responses/camspec_jiang2013_28cameras.txt"
 METRICS = ("mrae", "rmse", "psnr", "sam")
 #: MRAE policy on ICVL: the Trainer's (denominator floored at 1e-6; the val patches hold only

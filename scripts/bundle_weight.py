@@ -12,6 +12,12 @@ weight against them).
         --log runs/mae_ktsr_cave.log --machine '2-core x86 CPU, 1 thread'
     python scripts/bundle_weight.py runs/mae_ktsr_ntire_noprior/export --fp16 \\
         --architecture mae_ktsr_noprior
+    python scripts/bundle_weight.py gpu/mst_plus_plus_cave/export --fp16 --measure \\
+        --log gpu/logs/mst_plus_plus_cave.log --machine '1 NVIDIA H200, bf16 autocast'
+
+``--measure`` re-runs the validation of the card's recipe on the weight here, in float32, and
+writes those metrics into the card: for weights trained elsewhere on a compact copy of the
+data (``scripts/pack_cave.py``), so the card holds what the shared data gives.
 """
 
 from __future__ import annotations
@@ -46,6 +52,30 @@ def training_minutes(log: Path) -> float:
     return seconds / 60
 
 
+def measure(source: Path, recipe: str, shared: Path) -> dict[str, float]:
+    """The validation metrics of ``recipes/<recipe>.yaml`` for the weight in ``source``."""
+    import tempfile
+
+    from ssrzoo.train import Trainer, TrainerConfig
+
+    text = Path(f"recipes/{recipe}.yaml").read_text().replace("../shared/data", str(shared))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "recipe.yaml"
+        path.write_text(text)
+        overrides = [
+            "stage=finetune",
+            f"model.checkpoint={source / 'model.safetensors'}",
+            "model.prior=null",
+            f"out_dir={tmp}/run",
+            "export=false",
+            "device=cpu",
+            "amp='off'",
+        ]
+        trainer = Trainer(TrainerConfig.from_yaml(path, overrides))
+        trainer.setup()
+        return {k: round(float(v), 6) for k, v in trainer.validate().items()}
+
+
 def bundle(
     source: Path,
     *,
@@ -54,6 +84,8 @@ def bundle(
     keep_card: bool = False,
     log: Path | None = None,
     machine: str = "CPU, 1 thread",
+    shared: Path | None = None,
+    minutes: float | None = None,
 ) -> Path:
     """Write ``source`` (a weight folder) into the bundled-weights folder; return the target."""
     model = ssrzoo.create_model(f"local-dir:{source}")
@@ -61,8 +93,16 @@ def bundle(
     if architecture is not None:
         cfg = cfg.replace(architecture=architecture)
     notes = cfg.notes
-    if log is not None and "Training wall-clock" not in notes:
-        notes += f"\n\nTraining wall-clock: {training_minutes(log):.1f} min ({machine})."
+    if shared is not None:
+        cfg = cfg.replace(metrics=measure(source, str(cfg.recipe), shared))
+        notes += (
+            "\n\nMetrics measured with the recipe's validation on the shared data in float32, "
+            "after training."
+        )
+    if minutes is None and log is not None:
+        minutes = training_minutes(log)
+    if minutes is not None and "Training wall-clock" not in notes:
+        notes += f"\n\nTraining wall-clock: {minutes:.1f} min ({machine})."
     if fp16 and "float16" not in notes:
         notes += (
             "\n\nStored in float16 (half the size); the metrics above were measured in float32 "
@@ -95,6 +135,14 @@ def main() -> None:
     )
     parser.add_argument("--log", type=Path, help="the run's log, to record its wall-clock")
     parser.add_argument("--machine", default="CPU, 1 thread", help="where the run trained")
+    parser.add_argument("--minutes", type=float, help="training wall-clock, if no --log has it")
+    parser.add_argument(
+        "--measure",
+        type=Path,
+        nargs="?",
+        const=Path("../shared/data"),
+        help="re-measure the card's metrics with its recipe on this shared data folder",
+    )
     args = parser.parse_args()
     target = bundle(
         args.source,
@@ -103,6 +151,8 @@ def main() -> None:
         keep_card=args.keep_card,
         log=args.log,
         machine=args.machine,
+        shared=args.measure,
+        minutes=args.minutes,
     )
     sha = file_sha256(target / "model.safetensors")
     size = (target / "model.safetensors").stat().st_size / 1e6

@@ -60,31 +60,41 @@ def metrics(model: torch.nn.Module, rgb: np.ndarray, cube: np.ndarray) -> dict[s
     }
 
 
-def fit_cave(root: Path, out: Path) -> None:
-    """``root_poly3.cave``: fit on the CAVE train scenes, validate on the val scenes."""
+def _cave_camera(root: Path) -> tuple[SimulateRGB, np.ndarray]:
+    """The cave-256-v1 RGB simulator and its ``(3, 31)`` matrix, fixed white gain included."""
     camera = load_nikon_d700(root / "responses" / "nikon_d700_31band.mat")
     simulate = SimulateRGB(response=camera, pipeline="clean")
     wavelengths = np.arange(400, 701, 10, dtype=np.float64)
-    gain = simulate.white_gain(wavelengths)
-    response = camera.matrix(wavelengths) * gain
+    return simulate, camera.matrix(wavelengths) * simulate.white_gain(wavelengths)
+
+
+def cave_scores(model: torch.nn.Module, root: Path) -> dict[str, float]:
+    """The deep weights' validation metrics on the 5 cave-256-v1 validation scenes, whole."""
+    simulate, response = _cave_camera(root)
+    sums: dict[str, float] = {}
+    val = CAVE(root / "cave_256", split="val")
+    for sample in val:
+        sample = simulate(sample)
+        with torch.no_grad():
+            pred = model.eval()(sample["rgb"][None])
+        scores = reconstruction_metrics(
+            pred, sample["hsi"][None], torch.as_tensor(response, dtype=torch.float32), eps=0.01
+        )
+        for key, value in scores.items():
+            sums[key] = sums.get(key, 0.0) + value
+    return {k: round(v / len(val), 6) for k, v in sums.items()}
+
+
+def fit_cave(root: Path, out: Path) -> None:
+    """``root_poly3.cave``: fit on the CAVE train scenes, validate on the val scenes."""
+    simulate, response = _cave_camera(root)
     rgbs, cubes = [], []
     for sample in CAVE(root / "cave_256", split="train"):
         sample = simulate(sample)
         rgbs.append(sample["rgb"].numpy().reshape(3, -1).T)
         cubes.append(sample["hsi"].numpy().reshape(31, -1).T)
     model = ssrzoo.create_model("root_poly3.cave").fit(np.concatenate(rgbs), np.concatenate(cubes))
-    sums: dict[str, float] = {}
-    val = CAVE(root / "cave_256", split="val")
-    for sample in val:
-        sample = simulate(sample)
-        with torch.no_grad():
-            pred = model(sample["rgb"][None])
-        scores = reconstruction_metrics(
-            pred, sample["hsi"][None], torch.as_tensor(response, dtype=torch.float32), eps=0.01
-        )
-        for key, value in scores.items():
-            sums[key] = sums.get(key, 0.0) + value
-    metrics_ = {k: round(v / len(val), 6) for k, v in sums.items()}
+    metrics_ = cave_scores(model, root)
     cfg = model.pretrained_cfg.replace(
         response=tuple(map(tuple, response)),
         response_name="nikon_d700",
@@ -99,7 +109,7 @@ def fit_cave(root: Path, out: Path) -> None:
     )
     folder = ssrzoo.save_pretrained(model, out / "root_poly3.cave", pretrained_cfg=cfg)
     sha = file_sha256(folder / "model.safetensors")
-    print(f"root_poly3.cave  ridge={model.ridge_:.3g}  {metrics_}  sha256={sha}  gain={gain:.8f}")
+    print(f"root_poly3.cave  ridge={model.ridge_:.3g}  {metrics_}  sha256={sha}")
 
 
 def main() -> None:

@@ -361,6 +361,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import Trainer, TrainerConfig
 
     overrides = list(args.overrides) + (["resume=true"] if args.resume else [])
+    overrides += ["trusted=true"] if args.allow_imports else []
     cfg = TrainerConfig.from_yaml(args.config, overrides)
     if args.print_config:
         print(cfg.to_yaml(), end="")
@@ -604,6 +605,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. optim.lr=1e-3")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--print-config", action="store_true", help="print the resolved config, exit")
+    p.add_argument(
+        "--allow-imports",
+        action="store_true",
+        help="trust the recipe's own code: imports, hooks, 'module:Class' datasets "
+        "(as `trusted: true` in the recipe); read the recipe first",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -659,7 +666,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("ssrzoo: terminated", file=sys.stderr)
         return 143
-    except (ValueError, TypeError, OSError, RuntimeError, KeyError, MemoryError) as err:
+    # ArithmeticError: a training run that diverged (FloatingPointError) names its step.
+    except (
+        ValueError,
+        TypeError,
+        OSError,
+        RuntimeError,
+        KeyError,
+        MemoryError,
+        ArithmeticError,
+    ) as err:
         if args.verbose:
             raise
         print(f"ssrzoo: error: {_reason(err)}", file=sys.stderr)

@@ -24,6 +24,7 @@ import ssrzoo
 from ssrzoo import CheckpointError, WeightsNotFoundError
 from ssrzoo._catalog import build_catalog, load_catalog
 from ssrzoo.cli import main
+from ssrzoo.data.readers import read_array, read_wavelength_sidecar
 from ssrzoo.inference import Reconstructor
 
 PHOTO = np.random.default_rng(3).integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
@@ -283,6 +284,73 @@ def test_a_sidecar_without_wavelengths_says_so(tmp_path: Path, capsys) -> None:
     assert "no 'wavelengths_nm' key" in err and "nan" not in err
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_a_dataset_array_of_random_bytes_is_not_a_valid_array(tmp_path: Path, suffix: str):
+    path = tmp_path / f"scene{suffix}"
+    path.write_bytes(np.random.default_rng(0).bytes(300))
+    with pytest.raises(ValueError, match=rf"is not a valid \{suffix} file") as err:
+        read_array(path)
+    assert "allow_pickle" not in str(err.value) and "scene" in str(err.value)
+
+
+@pytest.mark.parametrize("content", [{"fwhm_nm": [10, 10, 10]}, [400, 500, 600], None])
+def test_a_dataset_sidecar_without_wavelengths_says_the_key_is_missing(
+    tmp_path: Path, content: object
+) -> None:
+    (tmp_path / "bands.json").write_text(json.dumps(content))
+    with pytest.raises(ValueError, match="bands.json has no 'wavelengths_nm' key") as err:
+        read_wavelength_sidecar(tmp_path / "bands.json")
+    assert "nan" not in str(err.value)
+
+
+# -- model inputs (one contract for the whole registry) -------------------------------------
+
+ZOO = [
+    n
+    for n in ssrzoo.list_models()
+    if ssrzoo.models.get_model_entrypoint(n).__module__.startswith("ssrzoo.")
+]
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_every_model_checks_its_input_the_same_way(name: str, monkeypatch) -> None:
+    if name.startswith("colour_"):
+        pytest.importorskip("colour")
+    if name == "colour_jakob2019":  # its lookup table takes minutes; the contract is forward's
+        from ssrzoo.models.classical import Jakob2019Recovery
+
+        monkeypatch.setattr(
+            Jakob2019Recovery, "coefficients", lambda self, srgb: np.zeros((len(srgb), 3))
+        )
+    torch.manual_seed(0)
+    model = ssrzoo.create_model(name).eval()
+    bands = model.pretrained_cfg.num_bands
+    x = torch.rand(1, 3, 16, 16)
+    bad = x.clone()
+    bad[0, 1, 2, 3] = float("nan")
+    bad[0, 0, 0, :2] = float("inf")
+    for given, detail in (
+        (bad, "got 3 NaN or inf values"),
+        (x[:, :, :0], "got empty shape (1, 3, 0, 16)"),
+        (x[:0], "got empty shape (0, 3, 16, 16)"),
+        (x[0], "add a batch dimension"),
+    ):
+        with pytest.raises(ValueError, match=r"expected \(B, 3, H, W\) float RGB input") as err:
+            model(given)
+        assert detail in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(TypeError, match="uint8"):
+        model((x * 255).to(torch.uint8))
+    # Other float dtypes are converted to the parameters' dtype (a model without parameters
+    # computes in float64 and keeps the input's dtype).
+    dtype = next((p.dtype for p in model.parameters()), None)
+    with torch.no_grad():
+        reference = model(x)
+        for given in (x.double(), x.half(), x.bfloat16()):
+            out = model(given)
+            assert out.dtype == (dtype or given.dtype) and out.shape == (1, bands, 16, 16)
+        torch.testing.assert_close(model(x.double()).float(), reference)
+
+
 # -- messages ------------------------------------------------------------------------------
 
 
@@ -417,3 +485,127 @@ def test_the_catalog_is_fresh() -> None:
         a: t for a, t in live["aliases"].items() if t.partition(".")[0] not in test_only
     }
     assert json.loads(json.dumps(live)) == catalog
+
+
+# -- training ------------------------------------------------------------------------------
+
+
+def _recipe(tmp_path: Path, cfg: dict, name: str = "recipe.yaml") -> Path:
+    import yaml
+
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _untrusted(run: Path, **overrides) -> dict:
+    from test_train_toy import toy_config
+
+    cfg = toy_config(run, **overrides)
+    del cfg["trusted"]
+    return cfg
+
+
+def test_a_recipe_cannot_run_a_shell_command(tmp_path: Path, capsys) -> None:
+    marker, run = tmp_path / "pwned", tmp_path / "run"
+    evil = {"name": "os:system", "args": {"command": f"touch {marker}"}}
+    recipe = _recipe(tmp_path, _untrusted(run, **{"data.train": evil}))
+    assert main(["train", "--config", str(recipe)]) == 1
+    err = capsys.readouterr().err
+    assert "'os:system'" in err and "a recipe is like a script" in err
+    assert "trusted: true" in err and "--allow-imports" in err
+    assert not marker.exists() and not run.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"imports": ["test_train_toy"]}, "imports ['test_train_toy']"),
+        ({"hooks": ["test_train_toy:stop_after_step_6"]}, "hooks ['test_train_toy:stop"),
+        ({"data.val.concat": [{"name": "m:Set"}]}, "data.val.concat[0].name 'm:Set'"),
+    ],
+)
+def test_imports_hooks_and_outside_datasets_need_trust(
+    tmp_path: Path, overrides: dict, named: str
+) -> None:
+    from ssrzoo.train import ConfigError, TrainerConfig
+
+    raw = _untrusted(tmp_path, **overrides)
+    raw["data"]["train"] = {"name": "SyntheticScenes", "args": {"n": 4}}  # ssrzoo's own: fine
+    if "data.val.concat" in overrides:
+        raw["data"]["val"] = {"concat": overrides["data.val.concat"]}
+    else:
+        raw["data"]["val"] = {"name": "SyntheticScenes", "args": {"n": 2, "seed": 1}}
+    with pytest.raises(ConfigError, match="a recipe is like a script") as err:
+        TrainerConfig.from_dict(raw)
+    assert named in str(err.value)
+    assert TrainerConfig.from_dict({**raw, "trusted": True}).trusted
+
+
+def test_a_dataset_name_cannot_reach_what_ssrzoo_data_imports(tmp_path: Path) -> None:
+    from ssrzoo.train import ConfigError, build_dataset
+    from ssrzoo.train.config import DatasetConfig
+    from ssrzoo.train.trainer import _dataset_factory
+
+    target = tmp_path / "written.npy"
+    for name in ("datasets.np.save", "SyntheticScenes.__init__", "read_mat", "ICVLStrips._load"):
+        spec = DatasetConfig(name=name, args={"file": str(target), "arr": [1]})
+        with pytest.raises(ConfigError, match="unknown dataset"):
+            build_dataset(spec)
+    assert not target.exists()
+    with pytest.raises(ConfigError, match="trusted"):
+        build_dataset(DatasetConfig(name="test_train_toy:ToyCubes"))
+    assert _dataset_factory("ICVLStrips") is ssrzoo.data.ICVLStrips
+    scenes = ssrzoo.data.SyntheticScenes
+    assert _dataset_factory("SyntheticScenes.from_shared") == scenes.from_shared
+    assert len(build_dataset(DatasetConfig(name="test_train_toy:ToyCubes"), trusted=True)) == 32
+
+
+def test_allow_imports_trusts_a_recipe(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    recipe = _recipe(tmp_path, _untrusted(run, **{"sched.steps": 2, "sched.warmup_steps": 0}))
+    assert main(["train", "--config", str(recipe), "eval_every=2", "log_every=1"]) == 1
+    assert "--allow-imports" in capsys.readouterr().err and not run.exists()
+    args = ["train", "--config", str(recipe), "--allow-imports", "eval_every=2", "log_every=1"]
+    assert main(args) == 0
+    assert (run / "export" / "model.safetensors").is_file()
+
+
+def test_a_corrupt_latest_checkpoint_falls_back_to_the_newest_readable(
+    tmp_path: Path, caplog
+) -> None:
+    from test_train_toy import toy_config
+
+    from ssrzoo.train import CheckpointManager, Trainer, TrainerConfig
+
+    run = tmp_path / "run"
+    cfg = toy_config(run, **{"sched.steps": 8, "eval_every": 4, "log_every": 4, "export": False})
+    Trainer(TrainerConfig.from_dict(cfg)).fit()
+    manager = CheckpointManager(run / "checkpoints")
+    latest = manager.latest()
+    assert latest is not None and latest.name == "step-00000008"
+    (latest / "tensors.safetensors").write_bytes(b"a disk error")
+    with caplog.at_level(logging.WARNING, logger="ssrzoo.train"):
+        summary = Trainer(TrainerConfig.from_dict({**cfg, "resume": True})).fit()
+    assert "step-00000008" in caplog.text and "resuming from step-00000004" in caplog.text
+    assert summary["step"] == 8  # steps 5-8 trained again from the readable checkpoint
+
+    for path in manager.complete():
+        (path / "tensors.safetensors").write_bytes(b"a disk error")
+    with pytest.raises(CheckpointError, match="none of the 2 checkpoints") as err:
+        Trainer(TrainerConfig.from_dict({**cfg, "resume": True})).fit()
+    assert "step-00000004" in str(err.value) and "step-00000008" in str(err.value)
+
+
+def test_a_diverging_run_prints_one_line(tmp_path: Path, capsys) -> None:
+    from test_train_toy import toy_config
+
+    run = tmp_path / "run"
+    cfg = toy_config(run, **{"sched.steps": 6, "eval_every": 6, "log_every": 1})
+    cfg["optim"] = {"lr": 1e30, "clip_grad": None}
+    assert main(["train", "--config", str(_recipe(tmp_path, cfg))]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("ssrzoo: error: training loss is ") and " at step " in last, err
+    assert "lower optim.lr" in last

@@ -244,6 +244,14 @@ def test_icvl_protocol_on_v73_counts(tmp_path):
     np.testing.assert_allclose(raw_back[:, 1:, 1:], raw[:, 1:, 1:], rtol=1e-6)
 
 
+def test_icvl_split_that_matches_no_scene_is_an_error(tmp_path):
+    raw = np.full((31, 4, 3), 1000.0)
+    write_mat73(tmp_path / "4cam_0411-1648.mat", rad=raw.T, bands=np.arange(400.0, 701, 10)[None])
+    assert len(ICVL(tmp_path, "train")) == 1
+    with pytest.raises(DatasetNotFoundError, match=r"1 scenes .*\(4cam_0411-1648\).* split 'val'"):
+        ICVL(tmp_path, "val")
+
+
 def test_session_split_keeps_sessions_together():
     names = [
         f"scene{i}_{d:04d}-{1000 + i:04d}" for d in (101, 202, 303, 404, 505) for i in range(4)

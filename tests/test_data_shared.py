@@ -112,6 +112,20 @@ def test_icvl_strips_missing_and_corrupt(shared_data, tmp_path):
         ds[0]
 
 
+def test_icvl_strips_split_that_matches_no_scene_is_an_error(tmp_path):
+    folder = tmp_path / "icvl_strips"
+    folder.mkdir()
+    rad = np.full((6, 5, 31), 190.0, dtype=np.float16)
+    np.savez(folder / "eve_0331-1549.npz", rad=rad + 1000)  # one bright scene
+    np.savez(folder / "Master2900k.npz", rad=rad)  # and a dark frame
+    assert len(ICVLStrips(tmp_path, "train")) == 1
+    with pytest.raises(DatasetNotFoundError, match=r"none of the 2 scenes .* in split 'val'") as e:
+        ICVLStrips(tmp_path, "val")
+    text = str(e.value)
+    assert "Master2900k, eve_0331-1549" in text and "1 dark frame(s) left out" in text
+    assert "split 'all'" in text
+
+
 # ---------------------------------------------------------------------------------------------
 # CAVE crops
 # ---------------------------------------------------------------------------------------------

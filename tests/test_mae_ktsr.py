@@ -401,3 +401,14 @@ def test_bad_cube_raises_clearly() -> None:
         model.forward_loss(cube[:, :5], rgb)
     with pytest.raises(ValueError, match="must share batch, height and width"):
         model.forward_loss(cube[..., :8], rgb)
+
+
+def test_s2mae_pretraining_loss_runs_under_bf16_autocast():
+    """The decoder scatters encoder tokens among mask tokens: their dtypes must agree there."""
+    torch.manual_seed(0)
+    model = ssrzoo.create_model("s2mae_cave", **ENC)
+    for _ in range(8):  # some steps draw the RGB-only mode, which masks no token
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model.forward_loss(torch.rand(2, 31, 32, 32), torch.rand(2, 3, 32, 32))
+        assert torch.isfinite(out.loss.float()).all()
+        out.loss.float().backward()

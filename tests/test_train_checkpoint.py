@@ -177,3 +177,20 @@ def test_resaving_a_step_replaces_it_whole(tmp_path: Path) -> None:
     manager.save(3, {"step": 3, "w": torch.full((2,), 2.0)})
     assert torch.equal(load_checkpoint(manager.latest())["w"], torch.full((2,), 2.0))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_load_latest_skips_an_unreadable_latest(tmp_path: Path, caplog) -> None:
+    manager = CheckpointManager(tmp_path, keep_last=3)
+    assert manager.load_latest() is None
+    for step in (1, 2, 3):
+        manager.save(step, {"step": step, "w": torch.full((2,), float(step))})
+    (manager.path_of(3) / "tensors.safetensors").write_bytes(b"truncated")
+    (manager.path_of(2) / "state.json").write_text("{")
+    with caplog.at_level("WARNING", logger="ssrzoo.train.checkpoint"):
+        path, state = manager.load_latest()
+    assert path == manager.path_of(1) and state["step"] == 1
+    assert "step-00000003" in caplog.text and "step-00000002" in caplog.text
+    (manager.path_of(1) / "tensors.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="none of the 3 checkpoints") as err:
+        manager.load_latest()
+    assert all(f"step-0000000{i}" in str(err.value) for i in (1, 2, 3))

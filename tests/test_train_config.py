@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,7 @@ def test_from_yaml_overrides_and_name(tmp_path: Path) -> None:
         ({"sched.min_lr": 1.0}, "min_lr"),
         ({"data.val": {"name": "test_train_toy:ToyCubes", "args": {"n": 24, "seed": 0}}}, "same"),
         ({"loss.mrae": 0.0}, "at least one > 0"),
-        ({"data.batch_size": 0}, "data.batch_size must be > 0"),
+        ({"data.batch_size": 0}, "data.batch_size must be a finite number > 0"),
         ({"card": {"licence": "mit"}}, "card.licence"),
         ({"model.prior": "x", "stage": "pretrain"}, "not 'pretrain'"),
     ],
@@ -118,6 +119,37 @@ def test_from_yaml_overrides_and_name(tmp_path: Path) -> None:
 def test_inconsistent_settings_fail(tmp_path: Path, overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainerConfig.from_dict(toy_config(tmp_path, **overrides))
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "optim.lr",
+        "optim.weight_decay",
+        "optim.clip_grad",
+        "sched.min_lr",
+        "sched.warmup_lr",
+        "ema.decay",
+        "loss.mrae",
+        "loss.sam",
+        "loss.eps",
+        "metric_eps",
+        "model.prior_lr_scale",
+    ],
+)
+def test_non_finite_numbers_are_refused(tmp_path: Path, key: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=re.escape(key) + " must be a finite number"):
+        TrainerConfig.from_dict(toy_config(tmp_path, **{key: value}))
+
+
+def test_nan_from_yaml_and_negative_rates_are_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, toy_config(tmp_path))
+    with pytest.raises(ConfigError, match=r"loss\.l1 must be a finite number, got nan"):
+        TrainerConfig.from_yaml(path, ["loss.l1=.nan"])
+    for key in ("sched.min_lr", "sched.warmup_lr", "optim.weight_decay"):
+        with pytest.raises(ConfigError, match=re.escape(key) + " must be >= 0"):
+            TrainerConfig.from_yaml(path, [f"{key}=-1e-6"])
 
 
 def test_bad_plugins_fail_at_start(tmp_path: Path) -> None:

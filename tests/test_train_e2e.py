@@ -15,7 +15,7 @@ from ssrzoo.cli import main
 from ssrzoo.exceptions import DatasetNotFoundError
 from ssrzoo.metrics import mrae
 from ssrzoo.spectral import get_response
-from ssrzoo.train import Trainer, TrainerConfig, build_dataset
+from ssrzoo.train import ConfigError, Trainer, TrainerConfig, build_dataset
 
 
 def _icvl_config(root: Path | str, out: Path, steps: int = 150) -> dict[str, Any]:
@@ -122,3 +122,69 @@ def test_missing_dataset_fails_before_training(tmp_path: Path, capsys) -> None:
     assert main(["train", "--config", str(recipe)]) == 1
     assert "ICVLStrips" in capsys.readouterr().err
     assert not run.exists()
+
+
+def _cave_config(shared: Path, out: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """A few steps of an NTIRE2020-tagged architecture on CAVE scenes with Nikon D700 RGB."""
+    rgb = {
+        "response": {
+            "loader": "load_nikon_d700",
+            "path": str(shared / "responses" / "nikon_d700_31band.mat"),
+        },
+        "pipeline": "clean",
+    }
+    root = str(shared / "cave_256")
+    return {
+        "name": "cave_card",
+        "out_dir": str(out),
+        "device": "cpu",
+        "threads": 1,
+        "model": {"name": "mae_ktsr_noprior_ntire", "args": {"dim": 8, "depths": [1]}},
+        "data": {
+            "train": {
+                "name": "CAVE",
+                "root": root,
+                "split": "train",
+                "args": {"scenes": ["beads"]},
+                "patches": {"patch_size": 16, "patches_per_image": 4, "rgb": "simulate"},
+                "rgb": rgb,
+            },
+            "val": {
+                "name": "CAVE",
+                "root": root,
+                "split": "val",
+                "args": {"scenes": ["cd"]},
+                "rgb": rgb,
+            },
+            "batch_size": 2,
+            "device_patches": True,
+        },
+        "sched": {"steps": 2, "warmup_steps": 0},
+        "eval_every": 2,
+        "card": card,
+    }
+
+
+def test_an_export_describes_its_own_run_not_the_architecture_default(shared_data, tmp_path):
+    """An ntire2020 architecture trained on CAVE with Nikon RGB must not say NTIRE/CIE 1964."""
+    summary = Trainer(
+        TrainerConfig.from_dict(_cave_config(shared_data, tmp_path / "a", {"protocol": "cave"}))
+    ).fit()
+    cfg = ssrzoo.create_model(f"local-dir:{summary['export_dir']}").pretrained_cfg
+    assert cfg.tag == "cave" and cfg.response_name == "nikon_d700"
+    assert "cave-256-v1" in cfg.input_note and "Nikon" in cfg.input_note
+    assert cfg.output_units.startswith("reflectance")
+    text = json.dumps(cfg.to_dict())
+    assert "NTIRE" not in text and "1964" not in text and "ARAD" not in text
+
+    # Without a protocol the run vouches for no description: the fields stay empty.
+    summary = Trainer(TrainerConfig.from_dict(_cave_config(shared_data, tmp_path / "b", {}))).fit()
+    cfg = ssrzoo.create_model(f"local-dir:{summary['export_dir']}").pretrained_cfg
+    assert (cfg.tag, cfg.input_note, cfg.output_units) == ("", "", "")
+    assert "NTIRE" not in json.dumps(cfg.to_dict())
+
+
+def test_a_protocol_that_does_not_match_the_data_is_refused(shared_data, tmp_path):
+    config = _cave_config(shared_data, tmp_path, {"protocol": "ntire2020"})
+    with pytest.raises(ConfigError, match="nikon_d700"):
+        Trainer(TrainerConfig.from_dict(config)).fit()

@@ -137,3 +137,62 @@ def test_interrupted_pretraining_resumes_exactly(tmp_path: Path) -> None:
     assert [r["loss"] for r in _val_rows(straight)] == pytest.approx(
         [r["loss"] for r in _val_rows(run)], rel=1e-5
     )
+
+
+def _device_patch_config(out: Path, **extra: object) -> dict:
+    rgb = {"response": "cie1964_10deg", "pipeline": "clean"}
+    return toy_config(
+        out,
+        **{
+            "sched.steps": 12,
+            "eval_every": 6,
+            "ema.enabled": True,
+            "ema.decay": 0.9,
+            "data.train.patches": {"patch_size": 4, "rgb": "simulate", "exposure": [0.5, 1.5]},
+            "data.train.rgb": rgb,
+            "data.device_patches": True,
+            **extra,
+        },
+    )
+
+
+def test_a_stopped_device_patch_run_exports_and_resumes_exactly(tmp_path: Path) -> None:
+    straight = tmp_path / "straight"
+    Trainer(TrainerConfig.from_dict(_device_patch_config(straight))).fit()
+
+    stopped = tmp_path / "stopped"
+    hook = {"hooks": ["test_train_toy:stop_at_first_validation"]}
+    summary = Trainer(TrainerConfig.from_dict(_device_patch_config(stopped, **hook))).fit()
+    assert summary["stopped_by"] == "TEST" and summary["step"] == 7  # the step after it
+    assert (stopped / "export" / "model.safetensors").is_file()  # best weights exported
+    Trainer(TrainerConfig.from_dict(_device_patch_config(stopped, resume=True))).fit()
+
+    a, b = _final_state(straight), _final_state(stopped)
+    assert a["step"] == b["step"] == 12
+    for key in ("model", "ema"):
+        for name, tensor in a[key].items():
+            torch.testing.assert_close(b[key][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_sigterm_stops_training_with_an_export_and_exit_0(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    raw = toy_config(run, **{"sched.steps": 400, "data.train.args": {"n": 28, "delay": 0.02}})
+    recipe = tmp_path / "toy.yaml"
+    recipe.write_text(yaml.safe_dump(raw))
+    cmd = [sys.executable, "-m", "ssrzoo", "train", "--config", str(recipe)]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pointer = run / "checkpoints" / "latest.json"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not pointer.is_file():
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert "stopped by SIGTERM" in err.decode()
+    assert (run / "export" / "model.safetensors").is_file()
+    assert load_checkpoint(CheckpointManager(run / "checkpoints").latest())["step"] < 400

@@ -131,6 +131,7 @@ def toy_config(out_dir: Path | str, **overrides: Any) -> dict[str, Any]:
         "eval_every": 5,
         "log_every": 5,
         "keep_last": 2,
+        "trusted": True,  # the toy dataset is code outside ssrzoo
     }
     for key, value in overrides.items():
         node = cfg
@@ -153,3 +154,9 @@ def stop_after_step_6(trainer: Any, event: str) -> None:
     """Hook: interrupt the run (as Ctrl-C would) once step 6 is validated and saved."""
     if event == "validation_end" and trainer.step == 6:
         raise KeyboardInterrupt
+
+
+def stop_at_first_validation(trainer: Any, event: str) -> None:
+    """Hook: ask the run to stop after its first validation, as SIGTERM would."""
+    if event == "validation_end" and trainer.stop_signal is None:
+        trainer.stop_signal = "TEST"

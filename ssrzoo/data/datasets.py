@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
 
+from ..exceptions import DatasetNotFoundError
 from ._base import HyperspectralDataset, Sample, make_sample
 from .readers import (
     ARRAY_SUFFIXES,
@@ -628,6 +629,27 @@ def session_split(
     return out
 
 
+def _empty_split_error(
+    ds: HyperspectralDataset, assign: Mapping[str, str], left_out: Collection[str] = ()
+) -> DatasetNotFoundError:
+    """The error of a :func:`session_split` dataset whose split holds none of the scenes."""
+    names = sorted(assign)
+    counts = {s: sum(assign[n] == s for n in names if n not in left_out) for s in ("train", "val")}
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    text = (
+        f"{type(ds).__name__}: none of the {len(names)} scenes under root='{ds.root}' "
+        f"({shown}) is in split {ds.split!r}; the session split puts {counts['train']} in "
+        f"'train' and {counts['val']} in 'val'"
+    )
+    dark = sum(n in left_out for n in names)
+    if dark:
+        text += f", besides {dark} dark frame(s) left out (include_dark_scenes=True keeps them)"
+    return DatasetNotFoundError(
+        text + ". 'val' takes whole capture sessions (about 20 % of the scenes by default), "
+        "so a few scenes can leave a split empty: use split 'all', or add scenes"
+    )
+
+
 class ICVL(HyperspectralDataset):
     """ICVL natural hyperspectral images: 201 scenes, 31 bands 400-700 nm, raw 12-bit counts.
 
@@ -684,6 +706,8 @@ root/
             raise self._not_found("no <scene>.mat files")
         assign = session_split([f.stem for f in files])
         self.items = [(f.stem, f) for f in files if self.split in ("all", assign[f.stem])]
+        if not self.items:
+            raise _empty_split_error(self, assign)
 
     def _load(self, index: int) -> Sample:
         name, path = self.items[index]

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ._base import HyperspectralDataset, Sample, make_sample
-from .datasets import WL_400_700, icvl_normalise, session_split
+from .datasets import WL_400_700, _empty_split_error, icvl_normalise, session_split
 from .readers import read_envi, read_mat, read_mat_variable, to_chw
 from .transforms import resample_cube, resolve_band_grid
 
@@ -144,6 +144,8 @@ root/                         (the shared data folder, or icvl_strips/ itself)
             for f in files
             if f.stem not in dark_frames and self.split in ("all", assign[f.stem])
         ]
+        if not self.items:
+            raise _empty_split_error(self, assign, dark_frames)
 
     def _dark_frames(self, folder: Path, files: Sequence[Path]) -> set[str]:
         """Scenes whose maximum is within ``min_peak_counts`` of the dark level."""

@@ -247,6 +247,8 @@ default_cfgs = generate_default_cfgs(
         ),
         "awan.cave": _cfg(
             hf_hub_id="ssrzoo/awan_cave",
+            sha256="abefbc9911766e543ff95443847119fe12c1085375e39c333cd6dc36cc70b322",
+            bundled=True,
             **protocol_fields("cave"),
         ),
     }

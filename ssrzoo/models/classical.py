@@ -774,6 +774,8 @@ default_cfgs = generate_default_cfgs(
         ),
         "root_poly3.cave": _regression_cfg(
             "cave",
+            sha256="679c0b49efd2798217a309769531403a9db9818fdb7c36cb936acdb1221ea563",
+            bundled=True,
             notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
         ),
         "colour_jakob2019.srgb": _colour_cfg(

@@ -150,6 +150,8 @@ default_cfgs = generate_default_cfgs(
         ),
         "hscnn_plus.cave": _cfg(
             hf_hub_id="ssrzoo/hscnn_plus_cave",
+            sha256="f691094fe486af82fa236b7c00fed0a871223e7c0b6541825a50dcb5ea05764b",
+            bundled=True,
             **protocol_fields("cave"),
         ),
     }

@@ -277,6 +277,8 @@ default_cfgs = generate_default_cfgs(
         ),
         "mst_plus_plus.cave": _cfg(
             hf_hub_id="ssrzoo/mst_plus_plus_cave",
+            sha256="5a2f0bcc26373e8887bb1ffcba961ea14f01e82efabd5fcafc64556ecb550058",
+            bundled=True,
             **protocol_fields("cave"),
         ),
     }

@@ -296,6 +296,42 @@ class CheckpointManager:
         done = [p for p in self.complete() if (p / STATE_NAME).is_file()]
         return done[-1] if done else None
 
+    def load_latest(self, map_location: str = "cpu") -> tuple[Path, dict[str, Any]] | None:
+        """The newest checkpoint that loads, and its state; ``None`` if there is none.
+
+        A latest checkpoint that cannot be read (a damaged disk, a file edited by hand) is
+        skipped with a warning naming it, for the newest one that can: losing a few steps
+        beats losing the run.
+
+        Raises:
+            CheckpointError: there are checkpoints but none loads; it names each and why.
+        """
+        latest = self.latest()
+        others = [p for p in reversed(self.complete()) if p != latest]
+        candidates = ([latest] if latest is not None else []) + others
+        failed: list[str] = []
+        for path in candidates:
+            try:
+                state = load_checkpoint(path, map_location)
+            except CheckpointError as err:
+                failed.append(f"{path.name}: {err}")
+                continue
+            if failed:
+                _logger.warning(
+                    "cannot read %s; resuming from %s, the newest readable checkpoint "
+                    "(the run continues from there and replaces the newer ones)",
+                    "; ".join(failed),
+                    path.name,
+                )
+            return path, state
+        if not failed:
+            return None
+        raise CheckpointError(
+            f"none of the {len(failed)} checkpoints in {str(self.folder)!r} can be read "
+            f"({'; '.join(failed)}); resume from another run's checkpoint with "
+            "resume=<folder>, or start afresh in another out_dir"
+        )
+
     def best(self) -> dict[str, Any] | None:
         """``{'name', 'step', 'metric', 'value', 'path'}`` of the best checkpoint, or ``None``."""
         doc = self._read_pointer(BEST_NAME)

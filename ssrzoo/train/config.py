@@ -14,6 +14,9 @@ A recipe is a YAML file whose keys mirror the dataclasses below, e.g.::
 Loading is strict: a key the dataclass does not have, or a value of the wrong type,
 raises :class:`ConfigError` naming the dotted key (``optim.lr``) before anything else
 happens. Command-line overrides use the same dotted keys: ``optim.lr=1e-3``.
+
+A recipe is treated like a downloaded script: it may name only ssrzoo's own datasets and
+models unless it is ``trusted`` (see :attr:`TrainerConfig.trusted`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import difflib
 import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -86,8 +89,9 @@ class DatasetConfig:
 
     Built in this order (see :func:`ssrzoo.train.build_dataset`):
 
-    1. ``name(root=root, split=split, **args)``, where ``name`` is a class or factory of
-       :mod:`ssrzoo.data` (``ICVLStrips``, ``SyntheticScenes.from_shared``, ...) or
+    1. ``name(root=root, split=split, **args)``, where ``name`` is a dataset class of
+       :mod:`ssrzoo.data` or one of its classmethod factories (``ICVLStrips``,
+       ``SyntheticScenes.from_shared``, ...), or, in a ``trusted`` config only,
        ``"package.module:Class"``; ``root`` and ``split`` are passed only when set. Or,
        with ``concat``, several such datasets one after the other.
     2. With ``patches``: :class:`ssrzoo.data.RandomPatches` ``(dataset, **patches)``
@@ -238,11 +242,19 @@ class TrainerConfig:
         export: write the best weights with :func:`ssrzoo.save_pretrained` at the end.
         tensorboard: also log to TensorBoard (needs the ``tensorboard`` package).
         ddp_find_unused: DDP's ``find_unused_parameters`` (models with unused branches).
-        imports: modules imported first, e.g. ones that register custom models.
+        imports: modules imported first, e.g. ones that register custom models
+            (needs ``trusted``).
         hooks: ``"module:function"`` callables run as ``fn(trainer, event)`` at events
-            ``train_start``, ``validation_end`` and ``train_end``.
+            ``train_start``, ``validation_end`` and ``train_end`` (needs ``trusted``).
+        trusted: allow code outside ssrzoo: ``imports``, ``hooks`` and
+            ``"package.module:Class"`` dataset names. Off by default because a recipe is
+            often someone else's file, and those keys run any code it names; ``ssrzoo
+            train --allow-imports`` sets it.
         card: model card fields for the export: ``dataset`` (training data in words),
-            ``datasets``, ``license``, ``tag``, ``notes``, ``paper``, ``doi``.
+            ``datasets``, ``license``, ``tag``, ``notes``, ``paper``, ``doi``, and
+            ``protocol`` (a key of ``ssrzoo.models._protocols.PROTOCOLS``, checked against
+            the data), which fills the input/output description; fields the run cannot
+            vouch for are left empty, never taken from the architecture's published cfg.
     """
 
     name: str = ""
@@ -273,6 +285,7 @@ class TrainerConfig:
     ddp_find_unused: bool = False
     imports: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
+    trusted: bool = False
     card: dict[str, Any] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- loading
@@ -316,6 +329,14 @@ class TrainerConfig:
     # -------------------------------------------------------------- validation
     def validate(self) -> None:
         """Check settings that depend on each other; raise :class:`ConfigError`."""
+        code = _outside_code(self)
+        if code and not self.trusted:
+            raise ConfigError(
+                f"this config runs code outside ssrzoo ({'; '.join(code)}); {_TRUST_HINT}"
+            )
+        for key, value in _float_fields(self):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number, got {value}")
         positive = {
             "sched.steps": self.sched.steps,
             "eval_every": self.eval_every,
@@ -345,6 +366,13 @@ class TrainerConfig:
                 f"sched.warmup_steps must be in [0, sched.steps={self.sched.steps}), "
                 f"got {self.sched.warmup_steps}"
             )
+        for key, value in {
+            "sched.min_lr": self.sched.min_lr,
+            "sched.warmup_lr": self.sched.warmup_lr,
+            "optim.weight_decay": self.optim.weight_decay,
+        }.items():
+            if value < 0:
+                raise ConfigError(f"{key} must be >= 0, got {value}")
         if self.sched.min_lr > self.optim.lr:
             raise ConfigError(
                 f"sched.min_lr={self.sched.min_lr} exceeds optim.lr={self.optim.lr}; lower it"
@@ -380,7 +408,7 @@ class TrainerConfig:
             raise ConfigError(f"ema.decay must be in (0, 1), got {self.ema.decay}")
         if self.model.prior_lr_scale < 0:
             raise ConfigError(f"model.prior_lr_scale must be >= 0, got {self.model.prior_lr_scale}")
-        known_card = {"dataset", "datasets", "license", "tag", "notes", "paper", "doi"}
+        known_card = {"dataset", "datasets", "license", "tag", "protocol", "notes", "paper", "doi"}
         unknown = sorted(set(self.card) - known_card)
         if unknown:
             raise ConfigError(f"unknown key card.{unknown[0]}; known: {sorted(known_card)}")
@@ -397,11 +425,49 @@ class TrainerConfig:
 
 
 # ---------------------------------------------------------------------------- helpers
+#: How to allow code outside ssrzoo; every refusal of such code ends with it.
+_TRUST_HINT = (
+    "a recipe is like a script: read it, and if you trust its code, add `trusted: true` to "
+    "it or pass `ssrzoo train --allow-imports` (Python: TrainerConfig(trusted=True))"
+)
+
+
+def _outside_code(cfg: TrainerConfig) -> list[str]:
+    """What in ``cfg`` imports or runs code outside ssrzoo, in words."""
+    found = [
+        f"{key}.name {name!r}"
+        for spec, top in ((cfg.data.train, "data.train"), (cfg.data.val, "data.val"))
+        for key, name in _dataset_names(spec, top)
+        if ":" in name
+    ]
+    if cfg.imports:
+        found.append(f"imports {cfg.imports}")
+    if cfg.hooks:
+        found.append(f"hooks {cfg.hooks}")
+    return found
+
+
+def _dataset_names(spec: DatasetConfig, key: str) -> Iterator[tuple[str, str]]:
+    yield key, spec.name
+    for i, child in enumerate(spec.concat):
+        yield from _dataset_names(child, f"{key}.concat[{i}]")
+
+
+def _float_fields(obj: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """``(dotted key, value)`` of every float setting (not of free-form ``args`` mappings)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _float_fields(value, f"{prefix}{f.name}.")
+        elif isinstance(value, float):
+            yield prefix + f.name, value
+
+
 def _check_dataset(spec: DatasetConfig, key: str) -> None:
     if bool(spec.name) == bool(spec.concat):
         raise ConfigError(
-            f"{key} needs exactly one of name (a class of ssrzoo.data or 'module:Class') "
-            "and concat (a list of datasets)"
+            f"{key} needs exactly one of name (a dataset class of ssrzoo.data, or "
+            "'package.module:Class' in a trusted config) and concat (a list of datasets)"
         )
     if spec.concat and (spec.root or spec.split or spec.args):
         raise ConfigError(f"{key}: root, split and args go on each entry of {key}.concat")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib
+import inspect
 import logging
 import math
 import os
@@ -45,7 +46,7 @@ from .. import __version__
 from ..exceptions import CheckpointError
 from ..models import create_model, save_pretrained
 from .checkpoint import CheckpointManager, load_checkpoint
-from .config import ConfigError, DatasetConfig, TrainerConfig
+from .config import _TRUST_HINT, ConfigError, DatasetConfig, TrainerConfig
 from .distributed import (
     DistInfo,
     SeededDataset,
@@ -83,24 +84,40 @@ def _import_object(spec: str, what: str) -> Any:
     return obj
 
 
-def _dataset_factory(name: str) -> Any:
+def _dataset_factory(name: str, trusted: bool = False) -> Any:
+    """What a dataset name calls: a dataset class of :mod:`ssrzoo.data`, a classmethod
+    factory of one (``SyntheticScenes.from_shared``), or, when trusted, any
+    ``'package.module:Class'``.
+
+    Only those: a free attribute path would reach the modules ssrzoo.data imports
+    (``datasets.np.save`` writes any file).
+    """
     if ":" in name:
+        if not trusted:
+            raise ConfigError(f"dataset {name!r} is code outside ssrzoo; {_TRUST_HINT}")
         return _import_object(name, "dataset")
     from .. import data
 
-    obj: Any = data
-    for part in name.split("."):
-        obj = getattr(obj, part, None)
-    if not callable(obj):
-        known = sorted(n for n in getattr(data, "__all__", []) if n[:1].isupper())
+    datasets = {
+        n: obj
+        for n in data.__all__
+        if isinstance(obj := getattr(data, n), type) and issubclass(obj, Dataset)
+    }
+    cls_name, _, factory = name.partition(".")
+    found: Any = datasets.get(cls_name)
+    if found is not None and factory:
+        method = getattr(found, factory, None) if factory.isidentifier() else None
+        is_factory = inspect.ismethod(method) and method.__self__ is found  # a classmethod
+        found = method if is_factory and not factory.startswith("_") else None
+    if found is None:
         raise ConfigError(
-            f"unknown dataset {name!r}; use one of {known} (or Class.factory, e.g. "
-            "SyntheticScenes.from_shared) or 'package.module:Class'"
+            f"unknown dataset {name!r}; use one of {sorted(datasets)} (or a Class.factory, "
+            "e.g. SyntheticScenes.from_shared), or 'package.module:Class' in a trusted config"
         )
-    return obj
+    return found
 
 
-def build_dataset(spec: DatasetConfig, seed: int = 0) -> Dataset:
+def build_dataset(spec: DatasetConfig, seed: int = 0, *, trusted: bool = False) -> Dataset:
     """Build a dataset from its config (see :class:`~ssrzoo.train.config.DatasetConfig`).
 
     The dataset's own checks run here, so a missing dataset raises (the dataset's
@@ -109,6 +126,8 @@ def build_dataset(spec: DatasetConfig, seed: int = 0) -> Dataset:
     Args:
         spec: the dataset config.
         seed: default seed of :class:`~ssrzoo.data.RandomPatches`.
+        trusted: allow ``'package.module:Class'`` names (code outside ssrzoo), as
+            :attr:`TrainerConfig.trusted <ssrzoo.train.TrainerConfig.trusted>` does.
     """
     simulate = None
     if spec.rgb is not None:
@@ -119,7 +138,9 @@ def build_dataset(spec: DatasetConfig, seed: int = 0) -> Dataset:
             rgb["response"] = load_response(rgb["response"])
         simulate = SimulateRGB(**rgb)
     if spec.concat:
-        dataset: Dataset = ConcatDataset([build_dataset(c, seed) for c in spec.concat])
+        dataset: Dataset = ConcatDataset(
+            [build_dataset(c, seed, trusted=trusted) for c in spec.concat]
+        )
     else:
         kwargs = dict(spec.args)
         if spec.root is not None:
@@ -128,7 +149,7 @@ def build_dataset(spec: DatasetConfig, seed: int = 0) -> Dataset:
             kwargs["split"] = spec.split
         if simulate is not None and spec.patches is None:
             kwargs["transforms"] = simulate
-        dataset = _dataset_factory(spec.name)(**kwargs)
+        dataset = _dataset_factory(spec.name, trusted)(**kwargs)
     if spec.patches is not None:
         from ..data import RandomPatches
 
@@ -369,15 +390,16 @@ class Trainer:
         self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
 
         # Data first: a missing or malformed dataset must fail before anything is built.
-        self.train_set = build_dataset(cfg.data.train, cfg.seed)
-        self.val_set = build_dataset(cfg.data.val, cfg.seed)
+        self.train_set = build_dataset(cfg.data.train, cfg.seed, trusted=cfg.trusted)
+        self.val_set = build_dataset(cfg.data.val, cfg.seed, trusted=cfg.trusted)
         for key, ds in (("data.train", self.train_set), ("data.val", self.val_set)):
             if len(ds) == 0:  # type: ignore[arg-type]
                 raise ConfigError(f"{key} is empty; check its root, split and args")
         self.data_info = self._check_samples()
+        self._check_protocol()
 
         self.ckpt = CheckpointManager(self.run_dir / "checkpoints", keep_last=cfg.keep_last)
-        resume_from = self._resume_path()
+        resume_from = self._resume_state()
 
         torch.manual_seed(cfg.seed)  # same initial weights on every rank
         self.model = self._build_model().to(self.device)
@@ -481,7 +503,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(cfg.to_yaml())
         if resume_from is not None:
-            self._load_state(resume_from)
+            self._load_state(*resume_from)
         self._call_hooks("train_start")
 
     def _check_samples(self) -> dict[str, Any]:
@@ -516,6 +538,26 @@ class Trainer:
         found["response_matrix"] = _response_matrix(self.train_set, found["wavelengths"])
         found["response_name"] = _response_name(self.train_set)
         return found
+
+    def _check_protocol(self) -> None:
+        """``card.protocol`` must describe this run's data: its bands and its camera."""
+        name = self.cfg.card.get("protocol")
+        if not name:
+            return
+        from ..models._protocols import PROTOCOLS
+
+        if name not in PROTOCOLS:
+            raise ConfigError(f"card.protocol {name!r} is not one of {sorted(PROTOCOLS)}")
+        protocol, info = PROTOCOLS[name], self.data_info
+        camera = info.get("response_name")
+        if protocol["num_bands"] != info["bands"] or (
+            camera and camera != protocol["response_name"]
+        ):
+            raise ConfigError(
+                f"card.protocol {name!r} is {protocol['num_bands']} bands through "
+                f"{protocol['response_name']!r}, but this run's data is {info['bands']} bands "
+                f"through {camera!r}; fix card.protocol or leave it out"
+            )
 
     def _build_model(self) -> nn.Module:
         cfg = self.cfg.model
@@ -573,10 +615,15 @@ class Trainer:
                 "use the variant of that grid or resample the data"
             )
 
-    def _resume_path(self) -> Path | None:
+    def _resume_state(self) -> tuple[Path, dict[str, Any]] | None:
+        """The checkpoint to resume from and its state, read before anything is built.
+
+        ``resume=true`` or a run folder mean the newest checkpoint that loads (see
+        :meth:`CheckpointManager.load_latest`); a checkpoint folder means that one.
+        """
         resume = self.cfg.resume
-        latest = self.ckpt.latest()
         if resume is False:
+            latest = self.ckpt.latest()
             if latest is not None:
                 raise ConfigError(
                     f"{str(self.run_dir)!r} already holds checkpoints ({latest.name}); pass "
@@ -584,18 +631,21 @@ class Trainer:
                 )
             return None
         if resume is True:
-            if latest is None:
+            found = self.ckpt.load_latest()
+            if found is None:
                 _logger.warning("resume=true but %s holds no checkpoint; starting", self.run_dir)
-            return latest
+            return found
         path = Path(resume).expanduser()
         if (path / "checkpoints").is_dir():  # a run folder: its latest checkpoint
-            path = CheckpointManager(path / "checkpoints").latest() or path
+            found = CheckpointManager(path / "checkpoints").load_latest()
+            if found is not None:
+                return found
         if not (path / "state.json").is_file():
             raise ConfigError(
                 f"resume={resume!r} is not a checkpoint folder (<run>/checkpoints/step-*) or "
                 "a run folder that holds one"
             )
-        return path
+        return path, load_checkpoint(path, map_location="cpu")
 
     # ------------------------------------------------------------------ state
     @staticmethod
@@ -646,8 +696,7 @@ class Trainer:
             "ssrzoo_version": __version__,
         }
 
-    def _load_state(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location="cpu")
+    def _load_state(self, path: Path, state: Mapping[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         if self.ema is not None:
             if state.get("ema") is None:
@@ -671,7 +720,7 @@ class Trainer:
                 self.info.world_size,
             )
             self._seed_rng(self.cfg.seed + self.info.rank + self.step)
-        changed = _diff(state.get("config", {}), self.cfg.to_dict(), ignore={"resume"})
+        changed = _diff(state.get("config", {}), self.cfg.to_dict(), ignore={"resume", "trusted"})
         if changed:
             _logger.warning("config differs from the checkpoint's in %s", changed)
         if self.info.is_main:
@@ -738,9 +787,10 @@ class Trainer:
                 self._loop()
                 return self._finish()
         finally:
-            logger = getattr(self, "logger", None)
-            if logger is not None:
-                logger.close()
+            # An error leaves the bar open; closed here, it is drawn before the error message.
+            for closing in (getattr(self, "_bar", None), getattr(self, "logger", None)):
+                if closing is not None:
+                    closing.close()
             cleanup_distributed()
 
     @contextlib.contextmanager
@@ -786,7 +836,7 @@ class Trainer:
             self._validate_and_save(checkpoint=False)
         if self.step >= total or self._should_stop():
             return
-        progress = _progress(total, self.step, self.info.is_main, cfg.name)
+        progress = self._bar = _progress(total, self.step, self.info.is_main, cfg.name)
         params = [p for p in self.model.parameters() if p.requires_grad]
         no_sync = getattr(self.train_module, "no_sync", None) if self.info.enabled else None
         batches = self._batches()
@@ -1011,7 +1061,8 @@ class Trainer:
         if info.get("response_matrix") is not None:
             updates["response"] = info["response_matrix"].tolist()
             updates["response_name"] = info.get("response_name")
-        updates.update({k: card[k] for k in ("license", "tag", "paper", "doi") if k in card})
+        updates.update(_protocol_card_fields(card, info))
+        updates.update({k: card[k] for k in ("license", "paper", "doi") if k in card})
         commit = _git_commit()
         notes = [
             f"Trained with ssrzoo {__version__} `Trainer`, stage {cfg.stage!r}, recipe "
@@ -1031,6 +1082,35 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _protocol_card_fields(card: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, Any]:
+    """The card fields that describe the input and output, from the run and nothing else.
+
+    The architecture's registry cfg describes *its* published weight (an ``mae_ktsr_ntire``
+    built for a CAVE run says "NTIRE2020 Clean ... CIE 1964"), so none of these fields is
+    inherited: with ``card.protocol`` they are that protocol's (checked against the run's
+    camera), without it they are left empty and ``tag`` is ``card.tag`` or empty.
+    """
+    from ..models._protocols import PROTOCOLS
+
+    simulated = info.get("response_matrix") is not None
+    fields: dict[str, Any] = {
+        "tag": str(card.get("tag", "")),
+        "input_note": "",
+        "output_units": "",
+        "input_encoding": "linear" if simulated else "srgb",
+    }
+    name = card.get("protocol")
+    if name:
+        protocol = PROTOCOLS[str(name)]
+        fields.update(
+            tag=str(card.get("tag", name)),
+            input_note=protocol["input_note"],
+            output_units=protocol["output_units"],
+            input_encoding=protocol["input_encoding"],
+        )
+    return fields
+
+
 def _start_weights(
     path: str, key: str = "model.checkpoint"
 ) -> tuple[Path | None, dict[str, torch.Tensor] | None]:
