@@ -32,7 +32,7 @@ CAMERAS = {
     "cave": "{{response: {{loader: load_nikon_d700, "
     "path: {root}/responses/nikon_d700_31band.mat}}, pipeline: clean}}",
 }
-DATA = {"ntire2020": "ICVL val", "cave": "CAVE val"}
+TRAINED_ON = {"ntire2020": "ICVL train", "cave": "CAVE train"}
 
 
 def score(name: str, data: str, camera: str, root: Path) -> dict[str, float]:
@@ -75,7 +75,7 @@ def main() -> None:
             icvl, cave = (own, other) if tag == "ntire2020" else (other, own)
             print(name, icvl["mrae"], cave["mrae"], flush=True)
             lines.append(
-                f"| `{name}` | {DATA[tag]} | {icvl['mrae']:.4f} | {cave['mrae']:.4f} | "
+                f"| `{name}` | {TRAINED_ON[tag]} | {icvl['mrae']:.4f} | {cave['mrae']:.4f} | "
                 f"{icvl['sam']:.2f} | {cave['sam']:.2f} | {other['mrae'] / own['mrae']:.1f}x |"
             )
     page = "\n".join(lines) + "\n"

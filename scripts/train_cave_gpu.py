@@ -15,6 +15,11 @@ its best weights, so a budget cut still yields weights; the summary says how man
 run made.
 
     python scripts/train_cave_gpu.py --data .gpu_data --budget 520
+
+The checkout that travels to a lent GPU machine is limited to 64 MiB: the bundled weights
+(``ssrzoo/weights``, about 56 MB) plus the 40 MB pack do not fit, and this script needs no
+bundled weight, so move ``ssrzoo/weights`` out of the tree for the call and back after.
+Runs write into ``runs/``; only the exports, logs and metrics come back under ``$OUT``.
 """
 
 from __future__ import annotations

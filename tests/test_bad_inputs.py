@@ -298,7 +298,7 @@ def test_a_dataset_sidecar_without_wavelengths_says_the_key_is_missing(
     tmp_path: Path, content: object
 ) -> None:
     (tmp_path / "bands.json").write_text(json.dumps(content))
-    with pytest.raises(ValueError, match="bands.json has no 'wavelengths_nm' key") as err:
+    with pytest.raises(ValueError, match=r"bands\.json has no 'wavelengths_nm' key") as err:
         read_wavelength_sidecar(tmp_path / "bands.json")
     assert "nan" not in str(err.value)
 
@@ -344,11 +344,10 @@ def test_every_model_checks_its_input_the_same_way(name: str, monkeypatch) -> No
     # computes in float64 and keeps the input's dtype).
     dtype = next((p.dtype for p in model.parameters()), None)
     with torch.no_grad():
-        reference = model(x)
-        for given in (x.double(), x.half(), x.bfloat16()):
-            out = model(given)
-            assert out.dtype == (dtype or given.dtype) and out.shape == (1, bands, 16, 16)
-        torch.testing.assert_close(model(x.double()).float(), reference)
+        outputs = {given.dtype: model(given) for given in (x, x.double(), x.half(), x.bfloat16())}
+    for given_dtype, out in outputs.items():
+        assert out.dtype == (dtype or given_dtype) and out.shape == (1, bands, 16, 16)
+    torch.testing.assert_close(outputs[torch.float64].float(), outputs[torch.float32])
 
 
 # -- messages ------------------------------------------------------------------------------

@@ -196,3 +196,23 @@ def test_sigterm_stops_training_with_an_export_and_exit_0(tmp_path: Path) -> Non
     assert "stopped by SIGTERM" in err.decode()
     assert (run / "export" / "model.safetensors").is_file()
     assert load_checkpoint(CheckpointManager(run / "checkpoints").latest())["step"] < 400
+
+
+def test_ema_checkpoints_use_only_timms_public_api(tmp_path: Path, monkeypatch) -> None:
+    """timm 1.0.29's ModelEmaV3 has no ``_sr_generator``; checkpointing must not need it."""
+    import ssrzoo.train.trainer as trainer_module
+
+    class PublicOnlyEma(trainer_module.ModelEmaV3):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.__dict__.pop("_sr_generator", None)
+
+        def __getattr__(self, name: str) -> object:
+            if name.startswith("_sr"):
+                raise AttributeError(name)
+            return super().__getattr__(name)
+
+    monkeypatch.setattr(trainer_module, "ModelEmaV3", PublicOnlyEma)
+    config = toy_config(tmp_path, **{"sched.steps": 4, "eval_every": 2, "ema.enabled": True})
+    summary = Trainer(TrainerConfig.from_dict(config)).fit()
+    assert summary["step"] == 4 and summary["export_dir"]

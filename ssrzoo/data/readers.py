@@ -80,6 +80,27 @@ def _corrupt(path: Path, err: BaseException, what: str) -> ValueError:
     )
 
 
+#: The first bytes of each numpy format, and what starts that way.
+_NUMPY_MAGIC = {"npy": (b"\x93NUMPY", "a .npy array"), "npz": (b"PK\x03\x04", "an .npz archive")}
+
+
+def _check_numpy_file(path: Path, kind: str) -> None:
+    """Say a file is not a valid ``kind`` (``"npy"``, ``"npz"``) file, rather than a pickle.
+
+    ``np.load(allow_pickle=False)`` takes any file that is neither a .npy nor a zip archive
+    for a pickle and refuses it with a hint to pass ``allow_pickle=True``: wrong for random
+    bytes, and unsafe advice.
+    """
+    magic, what = _NUMPY_MAGIC[kind]
+    with open(path, "rb") as f:
+        head = f.read(len(magic))
+    if head != magic:
+        raise ValueError(
+            f"{str(path)!r} is not a valid {path.suffix} file (it does not start as {what} "
+            "does); it is damaged or of another format"
+        )
+
+
 def read_mat(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """Read variables of a MATLAB file, v5/v7 or v7.3, in MATLAB's axis order.
 
@@ -345,6 +366,8 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     if suffix == ".mat":
         arrays = read_mat(path) if key is None else {key: read_mat_variable(path, key)}
     else:
+        if suffix in (".npy", ".npz"):
+            _check_numpy_file(path, suffix[1:])
         try:
             if suffix == ".npy":
                 return np.load(path, allow_pickle=False)
@@ -392,7 +415,9 @@ def read_wavelength_sidecar(path: str | Path) -> tuple[np.ndarray, np.ndarray | 
     try:
         if path.suffix.lower() == ".json":
             spec = json.loads(path.read_text())
-            wl = np.asarray(spec.get("wavelengths_nm", spec.get("wavelengths")), dtype=np.float64)
+            spec = spec if isinstance(spec, dict) else {}
+            wl_raw = spec.get("wavelengths_nm", spec.get("wavelengths"))
+            wl = None if wl_raw is None else np.asarray(wl_raw, dtype=np.float64)
             fw_raw = spec.get("fwhm_nm", spec.get("fwhm"))
             fw = None if fw_raw is None else np.asarray(fw_raw, dtype=np.float64)
         else:
@@ -408,6 +433,11 @@ def read_wavelength_sidecar(path: str | Path) -> tuple[np.ndarray, np.ndarray | 
             fw = table[:, 1] if table.shape[1] == 2 else None
     except Exception as err:
         raise _corrupt(path, err, "a wavelength sidecar (JSON or text)") from err
+    if wl is None:
+        raise ValueError(
+            f"{path} has no 'wavelengths_nm' key; a JSON wavelength sidecar must hold "
+            '{"wavelengths_nm": [...]} (nm, one per band) and optionally "fwhm_nm"'
+        )
     if wl.ndim != 1 or wl.size == 0 or np.any(np.diff(wl) <= 0):
         raise ValueError(f"{path} must list increasing wavelengths in nm, got {wl.tolist()}")
     return wl, fw

@@ -329,17 +329,6 @@ def _from_meta(cube: np.ndarray, wavelengths: Any, meta: dict[str, Any]) -> Spec
     )
 
 
-def _check_magic(path: Path, magic: bytes, what: str) -> None:
-    """Say a file is not of its suffix's format, rather than what numpy guesses it is."""
-    with open(path, "rb") as f:
-        head = f.read(len(magic))
-    if head != magic:
-        raise ValueError(
-            f"{str(path)!r} is not a valid {path.suffix} file (it does not start as {what} "
-            "does); it is damaged or of another format"
-        )
-
-
 def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralImage:
     """Read a cube written by :func:`save_cube` (or any file of these formats with wavelengths).
 
@@ -351,7 +340,7 @@ def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralIma
         FileNotFoundError: the file (or its sidecar/data file) is missing.
         ValueError: the file is corrupt or holds no wavelengths.
     """
-    from ..data.readers import read_envi, read_mat, read_wavelength_sidecar
+    from ..data.readers import _check_numpy_file, read_envi, read_mat, read_wavelength_sidecar
 
     path = Path(path)
     format = format or format_from_path(path)
@@ -359,25 +348,20 @@ def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralIma
         raise FileNotFoundError(f"cube file {str(path)!r} does not exist; check the path")
     try:
         if format == "npz":
-            _check_magic(path, b"PK\x03\x04", "an .npz archive")
+            _check_numpy_file(path, "npz")
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
                 return _from_meta(z["cube"], z["wavelengths"], meta)
         if format == "npy":
-            _check_magic(path, b"\x93NUMPY", "a .npy array")
+            _check_numpy_file(path, "npy")
             sidecar = path.with_suffix(".json")
             if not sidecar.is_file():
                 raise FileNotFoundError(
                     f"{str(path)!r} has no wavelength sidecar {sidecar.name!r}; write one with "
                     '{"wavelengths_nm": [...]} (nm)'
                 )
+            wavelengths, fwhm = read_wavelength_sidecar(sidecar)  # checks the keys
             meta = json.loads(sidecar.read_text())
-            if not isinstance(meta, dict) or not {"wavelengths_nm", "wavelengths"} & set(meta):
-                raise ValueError(
-                    f"{str(sidecar)!r} has no 'wavelengths_nm' key; the sidecar of a .npy cube "
-                    'must hold {"wavelengths_nm": [...]} (nm, one per band)'
-                )
-            wavelengths, fwhm = read_wavelength_sidecar(sidecar)
             meta["fwhm_nm"] = None if fwhm is None else fwhm.tolist()
             return _from_meta(np.load(path, mmap_mode="r"), wavelengths, meta)
         if format == "mat":

@@ -13,13 +13,35 @@ import torch.nn.functional as F
 __all__ = ["NonNegativeOutput", "check_rgb_input", "crop_to", "pad_to_multiple"]
 
 
-def check_rgb_input(x: torch.Tensor, in_chans: int = 3, name: str = "RGB") -> None:
-    """Raise a one-line error unless ``x`` is a non-empty, finite ``(B, in_chans, H, W)`` float.
+def check_rgb_input(
+    x: torch.Tensor, in_chans: int = 3, name: str = "RGB", dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """Check a model input against the zoo's input contract; return it in ``dtype``.
+
+    Every model's ``forward`` calls this first, so all of them accept and refuse the same
+    inputs, with the same one-line errors:
+
+    * a ``torch.Tensor`` of shape ``(B, in_chans, H, W)``: a single ``(in_chans, H, W)``
+      image needs ``x[None]``;
+    * non-empty: ``B, H, W >= 1``;
+    * floating point: float16, bfloat16, float32 and float64 are all accepted and converted
+      to the model's own dtype (``dtype``, the dtype of its parameters), so a float64 array
+      from numpy runs on a float32 model and the output has the model's dtype. Integer
+      images are refused: 8-bit RGB must be divided by 255 first;
+    * finite: NaN or inf anywhere is refused, with the count of bad values.
+
+    Values are not range-checked: [0, 1] is the trained range, but a photo may exceed 1
+    after an exposure change, and each model documents what it does with such values.
 
     Args:
         x: the model input.
         in_chans: the channel count the model expects (3 for RGB).
         name: what the input is, for the message (``"RGB"``, ``"cube"``).
+        dtype: the model's parameter dtype to convert ``x`` to; None keeps ``x``'s own
+            (models without parameters).
+
+    Returns:
+        ``x``, converted to ``dtype`` when given (no copy when it already has it).
 
     Raises:
         TypeError: ``x`` is not a tensor, or its dtype is not floating point (e.g. ``uint8``).
@@ -42,7 +64,12 @@ def check_rgb_input(x: torch.Tensor, in_chans: int = 3, name: str = "RGB") -> No
     if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
         raise ValueError(f"{expected}, got empty shape {tuple(x.shape)}; pass at least one image")
     if x.device.type != "meta" and not torch.isfinite(x).all():
-        raise ValueError(f"{expected} with finite values, got NaN or inf; clean the input first")
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(
+            f"{expected} with finite values, got {bad} NaN or inf values (of {x.numel()}); "
+            "clean the input first, e.g. with torch.nan_to_num"
+        )
+    return x if dtype is None else x.to(dtype)
 
 
 def pad_to_multiple(
@@ -95,8 +122,11 @@ class NonNegativeOutput:
     nonneg_output: bool = True
     training: bool  # provided by nn.Module
 
-    def project_output(self, cube: torch.Tensor) -> torch.Tensor:
-        """``cube`` clamped to ``>= 0`` in eval mode (if :attr:`nonneg_output`), else as is."""
+    def project_output(self, cube: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """``cube`` clamped to ``>= 0`` in eval mode (if :attr:`nonneg_output`), else as is.
+
+        ``inplace=True`` clamps ``cube`` itself: for a buffer the model owns, outside autograd.
+        """
         if self.nonneg_output and not self.training:
-            return cube.clamp_min(0.0)
+            return cube.clamp_min_(0.0) if inplace else cube.clamp_min(0.0)
         return cube

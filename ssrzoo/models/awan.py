@@ -205,7 +205,7 @@ class AWAN(NonNegativeOutput, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
-        check_rgb_input(x, self.in_chans)
+        x = check_rgb_input(x, self.in_chans, dtype=self.stem.weight.dtype)
         size = tuple(x.shape[-2:])
         pad_h, pad_w = max(self.min_size - size[0], 0), max(self.min_size - size[1], 0)
         if pad_h or pad_w:

@@ -47,7 +47,7 @@ from torch import nn
 
 from ..spectral import resample
 from ._builder import build_model_with_cfg
-from ._layers import NonNegativeOutput
+from ._layers import NonNegativeOutput, check_rgb_input
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._protocols import VIS_10NM, protocol_fields
 from ._registry import register_model, register_model_aliases
@@ -67,14 +67,6 @@ ArrayLike = np.ndarray | torch.Tensor
 
 #: Ridge values (relative, see :meth:`RootPolynomialRegression.fit`) tried by default.
 DEFAULT_RIDGES: tuple[float, ...] = tuple(10.0**k for k in range(-9, 1))
-
-
-def _check_input(x: torch.Tensor, in_chans: int) -> None:
-    if x.ndim != 4 or x.shape[1] != in_chans or not x.is_floating_point():
-        raise ValueError(
-            f"expected (B, {in_chans}, H, W) float input, got {x.dtype} tensor of shape "
-            f"{tuple(x.shape)}; pass RGB with {in_chans} channels as a float tensor"
-        )
 
 
 def _as_float64(data: ArrayLike, name: str) -> torch.Tensor:
@@ -197,9 +189,8 @@ class RootPolynomialRegression(NonNegativeOutput, nn.Module):
         return torch.cat([x, roots], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_chans)
-        weight = self.weight.to(x.dtype)
-        return self.project_output(torch.einsum("kf,bfhw->bkhw", weight, self.features(x)))
+        x = check_rgb_input(x, self.in_chans, dtype=self.weight.dtype)
+        return self.project_output(torch.einsum("kf,bfhw->bkhw", self.weight, self.features(x)))
 
     @torch.no_grad()
     def fit(
@@ -438,7 +429,8 @@ class _ColourRecovery(NonNegativeOutput, nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.in_chans)
+        # No parameters to match: the methods compute in float64 and return x's dtype.
+        check_rgb_input(x, self.in_chans)
         b, _, h, w = x.shape
         # sRGB outside [0, 1] has no reflectance; the methods assume the gamut.
         pixels = x.detach().permute(0, 2, 3, 1).reshape(-1, 3).double().cpu().numpy()

@@ -182,7 +182,7 @@ class HRNet(NonNegativeOutput, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
-        check_rgb_input(x, self.in_chans)
+        x = check_rgb_input(x, self.in_chans, dtype=self.levels[0].embed[0].weight.dtype)
         x, size = pad_to_multiple(x, self.pad_multiple)
         coarse = None
         for k in reversed(range(self.num_levels)):

@@ -118,7 +118,7 @@ class HSCNNPlus(NonNegativeOutput, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
-        check_rgb_input(x, self.in_chans)
+        x = check_rgb_input(x, self.in_chans, dtype=self.head.weight.dtype)
         return self.project_output(self.head(self.blocks(self.stem(x))))
 
 

@@ -34,7 +34,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from timm.layers import LayerNorm2d, SEModule, build_sincos2d_pos_embed, trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import nn
@@ -80,21 +79,23 @@ def _run_blocks_windowed(
     nh, wh = _window_split(gh, window)
     nw, ww = _window_split(gw, window)
     ph, pw = nh * wh - gh, nw * ww - gw
-    x = F.pad(x, (0, 0, 0, pw, 0, ph))
-    x = rearrange(x, "b (nh wh) (nw ww) d -> (b nh nw) (wh ww) d", nh=nh, nw=nw)
+    if ph or pw:
+        x = F.pad(x, (0, 0, 0, pw, 0, ph))
+    # (b, nh*wh, nw*ww, d) -> (b*nh*nw, wh*ww, d): one copy, windows in raster order.
+    x = x.view(b, nh, wh, nw, ww, d).transpose(2, 3).reshape(b * nh * nw, wh * ww, d)
     x = x + _sincos_pos(wh, ww, d, x)
     attn_mask = None
     if ph or pw:
         valid = torch.zeros(nh * wh, nw * ww, dtype=torch.bool, device=x.device)
         valid[:gh, :gw] = True
-        valid = rearrange(valid, "(nh wh) (nw ww) -> (nh nw) (wh ww)", nh=nh, nw=nw)
+        valid = valid.view(nh, wh, nw, ww).transpose(1, 2).reshape(nh * nw, wh * ww)
         bias = torch.zeros(valid.shape, dtype=x.dtype, device=x.device)
         bias = bias.masked_fill(~valid, float("-inf")).repeat(b, 1)
         attn_mask = bias[:, None, None, :]  # keys only: every window holds a real token
     for blk in blocks:
         x = blk(x, attn_mask=attn_mask)
     x = norm(x)
-    x = rearrange(x, "(b nh nw) (wh ww) d -> b (nh wh) (nw ww) d", nh=nh, nw=nw, wh=wh)
+    x = x.view(b, nh, nw, wh, ww, d).transpose(2, 3).reshape(b, nh * wh, nw * ww, d)
     return x[:, :gh, :gw]
 
 
@@ -484,8 +485,9 @@ class S2MAE(NonNegativeOutput, nn.Module):
         y = _run_blocks_windowed(
             self.decoder_blocks, self.decoder_norm, y.reshape(b, gh, gw, d), self.window_size
         )
-        y = self.decoder_pred(y)
-        return rearrange(y, "b gh gw (p1 p2 n) -> b n (gh p1) (gw p2)", p1=p, p2=p)
+        y = self.decoder_pred(y)  # (b, gh, gw, p * p * n) -> (b, n, gh * p, gw * p)
+        y = y.view(b, gh, gw, p, p, self.num_bands).permute(0, 5, 1, 3, 2, 4)
+        return y.reshape(b, self.num_bands, gh * p, gw * p)
 
     def forward(
         self,
@@ -559,6 +561,62 @@ class S2MAE(NonNegativeOutput, nn.Module):
         return S2MAEOutput(loss, pred, token_mask, band_mask, rgb_only)
 
 
+# CPU inference. The reconstructor's activations are full-resolution maps of 32 to 64
+# channels, 32 to 67 MB each at 512x512. Run module by module, every operation allocates a
+# fresh map (its page faults cost more than its arithmetic) and streams it through memory
+# once. Without autograd on a CPU, MAEKTSR.forward runs the same arithmetic in strips of
+# rows, into buffers allocated once per call, channels-last, with 1x1 convolutions as
+# matrix products and the squeeze-excitation scale folded into the next 1x1 weights.
+# tests/test_mae_ktsr_inference.py checks that both paths agree.
+
+#: elements of the widest activation one strip holds (16 MB in float32): small enough for
+#: the allocator to reuse the memory from strip to strip (glibc maps blocks over 32 MB
+#: afresh each time), large enough that a 512x512 image takes 4 strips, not dozens of small
+#: operations, each a thread-pool round trip (1 << 20 ran as fast with sleeping OpenMP
+#: threads, slower with spinning ones on a loaded machine)
+_STRIP_ELEMENTS = 1 << 22
+
+
+def _strip_path_applies(x: torch.Tensor) -> bool:
+    """True where :meth:`MAEKTSR.forward` takes the strip path (CPU, no autograd, eager)."""
+    return (
+        x.device.type == "cpu"
+        and not torch.is_grad_enabled()
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+    )
+
+
+def _strips(batch: int, height: int, width: int, channels: int) -> list[tuple[int, int, int, int]]:
+    """``(b0, b1, r0, r1)`` pieces of a ``(batch, height, width, channels)`` map.
+
+    Each piece holds about ``_STRIP_ELEMENTS`` elements, and is contiguous in channels-last
+    layout: several whole images when they are small, balanced row ranges of one image
+    otherwise.
+    """
+    per_image = height * width * channels
+    if per_image <= _STRIP_ELEMENTS:
+        n = max(1, _STRIP_ELEMENTS // per_image)
+        return [(b, min(b + n, batch), 0, height) for b in range(0, batch, n)]
+    rows = math.ceil(height / math.ceil(per_image / _STRIP_ELEMENTS))
+    return [
+        (b, b + 1, r, min(r + rows, height)) for b in range(batch) for r in range(0, height, rows)
+    ]
+
+
+def _conv_rows(
+    conv: nn.Conv2d, src: torch.Tensor, piece: tuple[int, int, int, int]
+) -> torch.Tensor:
+    """Rows ``r0:r1`` of ``conv(src[b0:b1])`` for a 3x3 ``conv`` with padding 1.
+
+    Reads the row above and the row below the piece where the image has them, so the rows
+    equal those of the convolution of the whole map. Returns ``(n, rows, W, C)``.
+    """
+    b0, b1, r0, r1 = piece
+    top, bottom = max(r0 - 1, 0), min(r1 + 1, src.shape[2])
+    return conv(src[b0:b1, :, top:bottom])[:, :, r0 - top : r1 - top].permute(0, 2, 3, 1)
+
+
 class ResBlock(nn.Module):
     """Efficient residual block: LayerNorm, 1x1 expand, 3x3 depth-wise, GELU, SE, 1x1.
 
@@ -584,6 +642,40 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, dim, H, W)`` -> same shape."""
         return x + self.pw2(self.se(self.act(self.dw(self.pw1(self.norm(x))))))
+
+    def _forward_strips_(
+        self, x: torch.Tensor, scratch: torch.Tensor, strips: list[tuple[int, int, int, int]]
+    ) -> None:
+        """:meth:`forward` in place on a channels-last ``x``, without autograd.
+
+        Pass 1 writes the branch ``gelu(dw(pw1(norm(x))))`` strip by strip into ``scratch``
+        ``(B, H, W, hidden)`` and sums it for the squeeze-excitation; pass 2 adds
+        ``pw2(scale * branch)`` to ``x`` as one batched product, ``scale`` folded into the
+        weights of ``pw2``.
+        """
+        b, c, h, w = x.shape
+        hidden = self.pw1.out_channels
+        rows = x.permute(0, 2, 3, 1)  # (B, H, W, C), a view
+        w1 = self.pw1.weight.view(hidden, c)
+        total = x.new_zeros(b, hidden)
+        for b0, b1, r0, r1 in strips:
+            top, bottom = max(r0 - 1, 0), min(r1 + 1, h)
+            t = F.layer_norm(
+                rows[b0:b1, top:bottom], (c,), self.norm.weight, self.norm.bias, self.norm.eps
+            )
+            t = self.dw(F.linear(t, w1, self.pw1.bias).permute(0, 3, 1, 2))
+            out = scratch[b0:b1, r0:r1]
+            t = t[:, :, r0 - top : r1 - top].permute(0, 2, 3, 1)
+            torch.ops.aten.gelu.out(t, approximate=self.act.approximate, out=out)
+            total[b0:b1] += out.sum((1, 2))
+        w2 = self.pw2.weight.view(1, c, hidden)
+        if isinstance(self.se, SEModule):
+            se = self.se
+            pooled = (total / (h * w)).view(b, hidden, 1, 1)
+            w2 = w2 * se.gate(se.fc2(se.act(se.bn(se.fc1(pooled))))).view(b, 1, hidden)
+        flat = rows.view(b, h * w, c)
+        flat.baddbmm_(scratch.view(b, h * w, hidden), w2.expand(b, c, hidden).transpose(1, 2))
+        flat.add_(self.pw2.bias)
 
 
 class ISFF(nn.Module):
@@ -627,6 +719,43 @@ class ISFF(nn.Module):
             return x + p
         mixed = self.mix(torch.cat([x, p], dim=1))
         return x + (torch.sigmoid(mixed) * p if self.mode == "gated" else mixed)
+
+    def _forward_strips(
+        self,
+        x: torch.Tensor,
+        tokens: torch.Tensor,
+        grid: tuple[int, int],
+        out: torch.Tensor,
+        upsampled: torch.Tensor,
+        strips: list[tuple[int, int, int, int]],
+    ) -> None:
+        """:meth:`forward` into ``out`` (which may be ``x``), channels-last, without autograd.
+
+        ``tokens`` are the prior's ``(B, gh * gw, prior_dim)`` encoder tokens, projected as
+        a matrix product; ``upsampled`` is a ``(B, dim, gh * p, gw * p)`` channels-last
+        buffer; the concatenation of ``mix`` becomes two products into one buffer.
+        """
+        b, c, h, w = x.shape
+        gh, gw = grid
+        p = F.linear(tokens, self.proj.weight.view(c, -1), self.proj.bias)
+        p = p.view(b, gh, gw, c).permute(0, 3, 1, 2)
+        size = [gh * self.patch_size, gw * self.patch_size]
+        torch.ops.aten.upsample_bilinear2d.out(p, size, False, None, None, out=upsampled)
+        p = crop_to(upsampled, (h, w))
+        src, dst = x.permute(0, 2, 3, 1), out.permute(0, 2, 3, 1)
+        for piece in strips:
+            b0, b1, r0, r1 = piece
+            prior, feat = _conv_rows(self.refine, p, piece), src[b0:b1, r0:r1]
+            if self.mix is None:
+                torch.add(feat, prior, out=dst[b0:b1, r0:r1])
+                continue
+            w_feat, w_prior = self.mix.weight.view(c, 2 * c).split(c, dim=1)
+            prior = prior.reshape(-1, c)
+            mixed = torch.addmm(self.mix.bias, feat.reshape(-1, c), w_feat.t())
+            mixed.addmm_(prior, w_prior.t())
+            if self.mode == "gated":
+                mixed.sigmoid_().mul_(prior)
+            torch.add(feat, mixed.view(feat.shape), out=dst[b0:b1, r0:r1])
 
 
 class MAEKTSR(NonNegativeOutput, nn.Module):
@@ -816,6 +945,8 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
         """
         check_rgb_input(x, self.in_chans)
         x = x.to(self.head.weight.dtype)
+        if _strip_path_applies(x):
+            return self._forward_strips(x)
         prior = self.forward_prior(x) if self.prior is not None else None
         shallow = self.shallow(x)
         feat = shallow
@@ -824,6 +955,40 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
                 feat = self.fusions[i](feat, prior)
             feat = stage(feat)
         return self.project_output(self.head(feat + shallow) + self.rgb_to_spectrum(x))
+
+    def _forward_strips(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on a CPU without autograd: the same arithmetic in strips of rows.
+
+        See ``_STRIP_ELEMENTS``; equal to the module-by-module path up to float rounding.
+        """
+        b, _, h, w = x.shape
+        shallow = self.shallow(x.contiguous(memory_format=torch.channels_last))
+        dim = shallow.shape[1]
+        hidden = max((blk.pw1.out_channels for stage in self.stages for blk in stage), default=0)
+        strips = _strips(b, h, w, max(dim, hidden))
+        scratch = shallow.new_empty(b, h, w, hidden)
+        feat = shallow.clone() if self.fusions is None else torch.empty_like(shallow)
+        if self.prior is not None and self.fusions is not None:
+            tokens = self.prior(x)  # (B, gh * gw, prior_dim)
+            grid = self.prior.grid_size(h, w)
+            size = (b, dim, grid[0] * self.prior.patch_size, grid[1] * self.prior.patch_size)
+            upsampled = torch.empty(
+                size, dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+            )
+        src = shallow
+        for i, stage in enumerate(self.stages):
+            if self.fusions is not None:
+                self.fusions[i]._forward_strips(src, tokens, grid, feat, upsampled, strips)
+                src = feat
+            for block in stage:
+                block._forward_strips_(feat, scratch, strips)
+        del scratch
+        feat.add_(shallow)
+        out = self.rgb_to_spectrum(x)
+        dst = out.permute(0, 2, 3, 1)
+        for b0, b1, r0, r1 in strips:
+            dst[b0:b1, r0:r1].add_(_conv_rows(self.head, feat, (b0, b1, r0, r1)))
+        return self.project_output(out, inplace=True)
 
 
 def _create_mae_ktsr(variant: str, pretrained: bool = False, **kwargs: Any) -> MAEKTSR:

@@ -241,7 +241,7 @@ class MSTPlusPlus(NonNegativeOutput, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
-        check_rgb_input(x, self.in_chans)
+        x = check_rgb_input(x, self.in_chans, dtype=self.conv_in.weight.dtype)
         x, size = pad_to_multiple(x, self.pad_multiple)
         feat = self.conv_in(x)
         out = self.conv_out(self.body(feat)) + self.skip(feat)
