@@ -1,19 +1,31 @@
-"""CPU training throughput of MAE-KTSR and MST++ at 128x128 patches, through the real Trainer.
+"""Training throughput: the data pipeline alone against the model step alone, per model.
 
-For each model, one Markdown table row with
+Settings are those of the ``recipes/*_cave.yaml`` recipes (protocol cave-256-v1): random
+64x64 patches, batch 16, flips, quarter turns, exposure 0.6-1.4x, RGB rendered through the
+Nikon D700 response (clean pipeline, 8-bit). One Markdown table per device (CPU, and the
+GPU when ``torch.cuda.is_available()``) with
 
-* ``model step``: forward, MRAE loss, backward, AdamW step on a fixed batch, nothing else;
-* ``Trainer``: the same batch size through :class:`ssrzoo.train.Trainer`'s loop (seeded
-  sampler, collate, AMP context, clipping, schedule, EMA off), from an in-memory dataset,
-  so the difference is the Trainer's own overhead, not data loading (for loading rates see
-  ``benchmarks/data_throughput.py``);
-* parameters, and milliseconds per optimizer step.
+* the **model step** of each model: forward, the recipes' loss (MRAE + 0.1 back-projection,
+  eps 0.01; S²-MAE: its masked pretraining loss), backward, gradient clipping and an AdamW
+  step, on one fixed batch: nothing of the data pipeline. On a GPU under bf16 autocast, as
+  the Trainer runs it with ``amp: bf16``;
+* the **data pipelines** alone, in samples/s of ``{'hsi', 'rgb'}`` batches on the device:
+  ``RandomPatches`` in DataLoader workers, as the Trainer builds it without
+  ``data.device_patches`` (each sample decoded from disk, cropped, augmented and rendered
+  in a worker, then copied to the device), and ``DevicePatches`` (``data.device_patches:
+  true``: every cube on the device, a whole batch drawn with a few tensor operations);
+* the ratio of each pipeline's rate to the fastest model step: a pipeline below 1x starves
+  training, and the target is 5x on CPU.
+
+Data: the CAVE training scenes in ``<data>/cave_256`` and the Nikon response in
+``<data>/responses`` when present (``--data``, default ``../shared/data``), else random
+smooth cubes and the CIE 1964 observer (the table says which).
 
 Usage::
 
     python benchmarks/train_step.py
-    python benchmarks/train_step.py --batch 4 --steps 6 --threads 2
-    python benchmarks/train_step.py --profile      # cProfile of the MAE-KTSR Trainer loop
+    python benchmarks/train_step.py --models mae_ktsr_noprior hscnn_plus --steps 2
+    python benchmarks/train_step.py --device cpu --workers 0 2
 
 Timings depend on the machine and its load; compare rows of one table.
 """
@@ -21,129 +33,201 @@ Timings depend on the machine and its load; compare rows of one table.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import logging
 import os
 import platform
-import pstats
-import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from timm.utils import dispatch_clip_grad
+from torch.utils.data import DataLoader, Dataset
 
 import ssrzoo
-from ssrzoo.train import ReconstructionLoss, Trainer, TrainerConfig
+from ssrzoo.data import CAVE, DevicePatches, RandomPatches, SimulateRGB
+from ssrzoo.train import ReconstructionLoss
 
-MODELS = {"MAE-KTSR": "mae_ktsr_ntire", "MST++": "mst_plus_plus_ntire"}
+REPO = Path(__file__).resolve().parents[1]
+# label -> (model name, build arguments, stage), as the recipes/*_cave.yaml build them
+MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "mae_ktsr": ("mae_ktsr", {"freeze_prior": False}, "reconstruct"),
+    "mae_ktsr_noprior": ("mae_ktsr_noprior", {}, "reconstruct"),
+    "s2mae (pretraining)": ("s2mae", {}, "pretrain"),
+    "mst_plus_plus": ("mst_plus_plus", {}, "reconstruct"),
+    "hscnn_plus": ("hscnn_plus", {}, "reconstruct"),
+    "awan": ("awan", {}, "reconstruct"),
+}
+PATCHES = {"patch_size": 64, "patches_per_image": 64, "rgb": "simulate", "exposure": (0.6, 1.4)}
 
 
-class RandomCubes(Dataset):
-    """``n`` fixed random ``(31, size, size)`` cubes in [0.05, 1] with a random RGB."""
+class SmoothCubes(Dataset):
+    """``n`` random smooth ``(31, size, size)`` cubes in [0.02, 1]: the stand-in for CAVE."""
 
-    def __init__(self, n: int = 8, size: int = 128, seed: int = 0) -> None:
+    def __init__(self, n: int = 19, size: int = 256, seed: int = 0) -> None:
         g = torch.Generator().manual_seed(seed)
-        self.hsi = torch.rand(n, 31, size, size, generator=g) * 0.95 + 0.05
-        self.rgb = torch.rand(n, 3, size, size, generator=g)
+        coarse = torch.rand(n, 31, size // 16, size // 16, generator=g)
+        self.hsi = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear")
+        self.hsi = self.hsi * 0.98 + 0.02
         self.wavelengths = torch.arange(400.0, 701.0, 10.0)
 
     def __len__(self) -> int:
         return self.hsi.shape[0]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"hsi": self.hsi[index], "rgb": self.rgb[index], "wavelengths": self.wavelengths}
+        return {"hsi": self.hsi[index], "wavelengths": self.wavelengths}
 
 
-def model_step_rate(name: str, batch: int, size: int, steps: int) -> tuple[float, int]:
-    """Samples/s of bare optimizer steps (after one warm-up step), and the parameter count."""
-    torch.manual_seed(0)
-    model = ssrzoo.create_model(name).train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    loss_fn = ReconstructionLoss()
-    data = RandomCubes(batch, size)
-    rgb, hsi = data.rgb, data.hsi
+def training_patches(data: Path) -> tuple[RandomPatches, str]:
+    """The recipes' ``RandomPatches`` over CAVE (or smooth cubes) and a line saying which."""
+    cave, nikon = data / "cave_256", data / "responses" / "nikon_d700_31band.mat"
+    if cave.is_dir() and nikon.is_file():
+        from ssrzoo.spectral import load_nikon_d700
 
-    def step() -> None:
-        loss, _ = loss_fn(model(rgb), hsi)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        dataset: Dataset = CAVE(cave, split="train")
+        simulate = SimulateRGB(response=load_nikon_d700(nikon), pipeline="clean")
+        what = f"CAVE cave_256 training scenes ({len(dataset)}), Nikon D700 response"
+    else:
+        dataset, simulate = SmoothCubes(), SimulateRGB()
+        what = f"{len(dataset)} synthetic smooth cubes 256x256 (no {cave}), CIE 1964 observer"
+    return RandomPatches(dataset, simulate=simulate, **PATCHES), what
 
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _rate(step: Callable[[], Any], samples: int, steps: int, device: torch.device) -> float:
+    """Samples/s over ``steps`` calls of ``step`` after one warm-up call."""
     step()
+    _sync(device)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    return batch * steps / (time.perf_counter() - start), ssrzoo.models.count_params(model)
+    _sync(device)
+    return samples * steps / (time.perf_counter() - start)
 
 
-def trainer_rate(name: str, batch: int, size: int, steps: int, threads: int) -> float:
-    """Samples/s the Trainer logs over its last ``steps`` steps (after ``steps`` warm-up)."""
-    with tempfile.TemporaryDirectory() as out:
-        cfg = TrainerConfig.from_dict(
-            {
-                "name": f"bench_{name}",
-                "out_dir": out,
-                "device": "cpu",
-                "threads": threads,
-                "model": {"name": name},
-                "data": {
-                    "train": {
-                        "name": "__main__:RandomCubes",
-                        "args": {"n": 4 * batch, "size": size},
-                    },
-                    "val": {
-                        "name": "__main__:RandomCubes",
-                        "args": {"n": 1, "size": size, "seed": 1},
-                    },
-                    "batch_size": batch,
-                },
-                "optim": {"lr": 1e-4},
-                "sched": {"steps": 2 * steps, "warmup_steps": 1},
-                "eval_every": 2 * steps,
-                "log_every": steps,
-                "export": False,
-            }
-        )
-        trainer = Trainer(cfg)
-        trainer.fit()
-        rows = [r for r in trainer.logger.rows if r.get("split") == "train"]
-        return float(rows[-1]["samples_per_s"])
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=4, help="samples per step (4)")
-    parser.add_argument("--size", type=int, default=128, help="patch side in px (128)")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement (5)")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (2)")
-    parser.add_argument("--profile", action="store_true", help="profile the MAE-KTSR Trainer")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    os.environ.setdefault("SSRZOO_NO_PROGRESS", "1")
-    logging.getLogger("ssrzoo").setLevel(logging.ERROR)
-
-    if args.profile:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        trainer_rate(MODELS["MAE-KTSR"], args.batch, args.size, args.steps, args.threads)
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-        return
-
-    print(
-        f"CPU training throughput, {args.size}x{args.size} patches, batch {args.batch}, "
-        f"{args.threads} threads, {platform.processor() or platform.machine()}, "
-        f"torch {torch.__version__}\n"
+def worker_rate(
+    patches: RandomPatches, batch: int, batches: int, workers: int, device: torch.device
+) -> float:
+    """Samples/s of the worker path: DataLoader batches, copied to ``device``."""
+    loader = DataLoader(
+        patches,
+        batch_size=batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(0),
     )
-    print("| model | params | model step (samples/s) | Trainer (samples/s) | ms/step (Trainer) |")
-    print("|---|---:|---:|---:|---:|")
-    for label, name in MODELS.items():
-        bare, params = model_step_rate(name, args.batch, args.size, args.steps)
-        full = trainer_rate(name, args.batch, args.size, args.steps, args.threads)
-        ms = 1000 * args.batch / full
-        print(f"| {label} | {params / 1e6:.2f} M | {bare:.2f} | {full:.2f} | {ms:.0f} |")
+    it = iter(loader)
+
+    def step() -> tuple[torch.Tensor, torch.Tensor]:
+        b = next(it)
+        return b["hsi"].to(device), b["rgb"].to(device)
+
+    return _rate(step, batch, batches, device)
+
+
+def model_step_rate(
+    name: str,
+    kwargs: dict[str, Any],
+    stage: str,
+    sample: dict[str, torch.Tensor],
+    response: torch.Tensor,
+    steps: int,
+    device: torch.device,
+) -> tuple[float, int]:
+    """Samples/s of bare optimizer steps on the batch ``sample``, and the parameter count."""
+    torch.manual_seed(0)
+    model = ssrzoo.create_model(name, **kwargs).to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=4e-4, weight_decay=1e-4)
+    loss_fn = ReconstructionLoss(mrae=1.0, bp=0.1, response=response, eps=0.01).to(device)
+    rgb, hsi = sample["rgb"], sample["hsi"]
+    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    def step() -> None:
+        with amp:
+            if stage == "pretrain":
+                loss = model.forward_loss(hsi, rgb).loss.float()
+            else:
+                pred = model(rgb)
+        if stage != "pretrain":
+            loss, _ = loss_fn(pred.float(), hsi, rgb)
+        loss.backward()
+        dispatch_clip_grad(params, 1.0, mode="norm")
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return _rate(step, hsi.shape[0], steps, device), ssrzoo.models.count_params(model)
+
+
+def report(device: torch.device, args: argparse.Namespace) -> None:
+    """Measure and print the table of one device."""
+    patches, what = training_patches(args.data)
+    t0 = time.perf_counter()
+    on_device = DevicePatches.from_patches(patches, device=device)
+    load_s = time.perf_counter() - t0
+    sample = on_device.sample(args.batch)
+    if device.type == "cuda":
+        where = f"{torch.cuda.get_device_name(device)}, bf16 autocast"
+    else:
+        where = f"CPU ({platform.processor() or platform.machine()}, {args.threads} threads)"
+    print(
+        f"## {where}\n\n{what}; batch {args.batch}, 64x64 patches; torch {torch.__version__}, "
+        f"{os.cpu_count()} CPUs. Model steps: {args.steps} timed after one warm-up.\n"
+    )
+    print("| model | params | model step (samples/s) | ms per step |")
+    print("|---|---:|---:|---:|")
+    rates = {}
+    for label in args.models:
+        name, kwargs, stage = MODELS[label]
+        rate, n = model_step_rate(
+            name, kwargs, stage, sample, on_device.response, args.steps, device
+        )
+        rates[label] = rate
+        print(f"| {label} | {n / 1e6:.3f} M | {rate:.1f} | {1000 * args.batch / rate:.0f} |")
+    fastest = max(rates, key=rates.__getitem__)
+    pipelines = [
+        (
+            f"RandomPatches + DataLoader, {w} worker{'s' if w != 1 else ''}",
+            worker_rate(patches, args.batch, args.batches, w, device),
+        )
+        for w in args.workers
+    ]
+    rate = _rate(lambda: on_device.sample(args.batch), args.batch, args.batches, device)
+    pipelines.append((f"DevicePatches on {device.type} (loading the cubes: {load_s:.1f} s)", rate))
+    print(f"\n| data pipeline | samples/s | / fastest model step ({fastest}) |")
+    print("|---|---:|---:|")
+    for label, rate in pipelines:
+        print(f"| {label} | {rate:.1f} | {rate / rates[fastest]:.2f}x |")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--batch", type=int, default=16, help="samples per step (16)")
+    parser.add_argument("--steps", type=int, default=2, help="timed model steps (2)")
+    parser.add_argument("--batches", type=int, default=10, help="timed data batches (10)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[2], help="DataLoader workers")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (2)")
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    logging.getLogger("ssrzoo").setLevel(logging.ERROR)
+    devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
+    if args.device in ("cuda", "all") and torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    for device in devices:
+        report(device, args)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -649,29 +649,25 @@ class ResBlock(nn.Module):
         """:meth:`forward` in place on a channels-last ``x``, without autograd.
 
         Pass 1 writes the branch ``gelu(dw(pw1(norm(x))))`` strip by strip into ``scratch``
-        ``(B, H, W, hidden)`` and sums it for the squeeze-excitation; pass 2 adds
-        ``pw2(scale * branch)`` to ``x`` as one batched product, ``scale`` folded into the
-        weights of ``pw2``.
+        ``(B, H, W, hidden)``; pass 2 adds ``pw2(scale * branch)`` to ``x`` as one batched
+        product, the squeeze-excitation ``scale`` folded into the weights of ``pw2``.
         """
         b, c, h, w = x.shape
         hidden = self.pw1.out_channels
         rows = x.permute(0, 2, 3, 1)  # (B, H, W, C), a view
         w1 = self.pw1.weight.view(hidden, c)
-        total = x.new_zeros(b, hidden)
         for b0, b1, r0, r1 in strips:
             top, bottom = max(r0 - 1, 0), min(r1 + 1, h)
             t = F.layer_norm(
                 rows[b0:b1, top:bottom], (c,), self.norm.weight, self.norm.bias, self.norm.eps
             )
             t = self.dw(F.linear(t, w1, self.pw1.bias).permute(0, 3, 1, 2))
-            out = scratch[b0:b1, r0:r1]
             t = t[:, :, r0 - top : r1 - top].permute(0, 2, 3, 1)
-            torch.ops.aten.gelu.out(t, approximate=self.act.approximate, out=out)
-            total[b0:b1] += out.sum((1, 2))
+            torch.ops.aten.gelu.out(t, approximate=self.act.approximate, out=scratch[b0:b1, r0:r1])
         w2 = self.pw2.weight.view(1, c, hidden)
         if isinstance(self.se, SEModule):
             se = self.se
-            pooled = (total / (h * w)).view(b, hidden, 1, 1)
+            pooled = scratch.mean((1, 2)).view(b, hidden, 1, 1)
             w2 = w2 * se.gate(se.fc2(se.act(se.bn(se.fc1(pooled))))).view(b, 1, hidden)
         flat = rows.view(b, h * w, c)
         flat.baddbmm_(scratch.view(b, h * w, hidden), w2.expand(b, c, hidden).transpose(1, 2))
@@ -964,7 +960,8 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
         b, _, h, w = x.shape
         shallow = self.shallow(x.contiguous(memory_format=torch.channels_last))
         dim = shallow.shape[1]
-        hidden = max((blk.pw1.out_channels for stage in self.stages for blk in stage), default=0)
+        # Every block has the same hidden width (dim * expansion), so they share one scratch.
+        hidden = next((blk.pw1.out_channels for stage in self.stages for blk in stage), 0)
         strips = _strips(b, h, w, max(dim, hidden))
         scratch = shallow.new_empty(b, h, w, hidden)
         feat = shallow.clone() if self.fusions is None else torch.empty_like(shallow)
