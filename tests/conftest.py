@@ -49,3 +49,26 @@ def photos() -> dict[str, torch.Tensor]:
         name: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float()[None] / 255
         for name, a in arrays.items()
     }
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``local-dir:`` name of a saved tiny test model (seeded weights)."""
+    import tiny_model  # noqa: F401  (registers tiny_ssr)
+
+    import ssrzoo
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("export")
+    ssrzoo.save_pretrained(ssrzoo.create_model("tiny_ssr_test"), folder)
+    return f"local-dir:{folder}"
+
+
+def projected_and_raw(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The eval-mode output of ``model`` on ``x``, and the same without the >= 0 projection."""
+    with torch.no_grad():
+        out = model(x)
+        model.nonneg_output = False
+        raw = model(x)
+        model.nonneg_output = True
+    return out, raw

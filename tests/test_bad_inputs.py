@@ -30,14 +30,6 @@ from ssrzoo.inference import Reconstructor
 PHOTO = np.random.default_rng(3).integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("export")
-    ssrzoo.save_pretrained(ssrzoo.create_model("tiny_ssr_test"), folder)
-    return f"local-dir:{folder}"
-
-
 def photo(path: Path, array: np.ndarray = PHOTO) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)

@@ -23,14 +23,6 @@ RNG = np.random.default_rng(7)
 PHOTO = RNG.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("export")
-    ssrzoo.save_pretrained(ssrzoo.create_model("tiny_ssr_test"), folder)
-    return f"local-dir:{folder}"
-
-
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
     folder = tmp_path / "photos"

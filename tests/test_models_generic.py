@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import projected_and_raw
 
 import ssrzoo
 from ssrzoo.models._registry import get_model_entrypoint
@@ -58,11 +59,7 @@ def test_eval_output_is_projected_onto_nonnegative(
     model = ssrzoo.create_model(name, **CHEAP_KWARGS.get(name, {})).eval()
     assert model.pretrained_cfg.nonneg_output
     for x in photos.values():
-        with torch.no_grad():
-            out = model(x)
-            model.nonneg_output = False
-            raw = model(x)
-            model.nonneg_output = True
+        out, raw = projected_and_raw(model, x)
         assert out.min() >= 0
         torch.testing.assert_close(out, raw.clamp_min(0), rtol=0, atol=0)
 
