@@ -9,7 +9,8 @@ pipeline, fixed white gain), so only the scenes change, never the RGB the weight
 - **CAVE val**: the 5 validation scenes of protocol cave-256-v1, whole (reflectance, MRAE
   denominators floored at 0.01).
 
-Both are scored by the Trainer's validation loop (:func:`leaderboard.validation_trainer`).
+Both are scored by :func:`ssrzoo.evaluate` with the recipe's validation settings
+(:func:`ssrzoo.train.evaluate_recipe`), as the leaderboard is.
 
     python benchmarks/cross_protocol.py --root ../shared/data --out docs/results/cross_protocol.md
 """
@@ -17,14 +18,14 @@ Both are scored by the Trainer's validation loop (:func:`leaderboard.validation_
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import torch
 from _report import REPO, provenance
-from leaderboard import PROTOCOLS, validation_trainer
+from leaderboard import PROTOCOLS, recipe_config
 
 import ssrzoo
+from ssrzoo.train import evaluate_recipe
 
 #: The camera each protocol's weights were trained with, as a recipe's ``rgb`` mapping.
 CAMERAS = {
@@ -38,10 +39,8 @@ TRAINED_ON = {"ntire2020": "ICVL train", "cave": "CAVE train"}
 def score(name: str, data: str, camera: str, root: Path) -> dict[str, float]:
     """Validation metrics of weight ``name`` on protocol ``data``'s scenes through ``camera``."""
     rgb = CAMERAS[camera].format(root=root)
-    with tempfile.TemporaryDirectory() as tmp:
-        recipe = str(PROTOCOLS[data]["recipe"])
-        trainer = validation_trainer(name, root, tmp, recipe, [f"data.val.rgb={rgb}"])
-        return trainer.validate()
+    cfg = recipe_config(root, str(PROTOCOLS[data]["recipe"]), [f"data.val.rgb={rgb}"])
+    return evaluate_recipe(ssrzoo.create_model(name, pretrained=True), cfg).metrics
 
 
 def main() -> None:

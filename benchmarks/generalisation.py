@@ -43,7 +43,6 @@ import torch
 
 import ssrzoo
 from ssrzoo.data import CAVECrops, ICVLStrips, SimulateRGB
-from ssrzoo.metrics import Evaluator
 from ssrzoo.models import count_params
 from ssrzoo.spectral import get_response, load_camspec_jiang2013, simulate_rgb
 from ssrzoo.train import TrainerConfig, build_dataset
@@ -78,7 +77,8 @@ TITLES = {
     "cameras_wb": "cameras white-balanced",
 }
 
-Batch = tuple[torch.Tensor, torch.Tensor, list[str]]
+#: ``{'rgb': (B, 3, H, W), 'hsi': (B, C, H, W), 'name': [...]}``, as ssrzoo.evaluate takes it.
+Batch = dict[str, Any]
 
 
 class RealisticWithExposure(SimulateRGB):
@@ -136,7 +136,7 @@ def icvl_val_patches(root: Path) -> Any:
 
 
 def render(patches: Any, simulate: Callable[..., Any], batch_size: int, limit: int) -> list[Batch]:
-    """The patches with RGB from ``simulate``, in batches of ``(rgb, target, names)``.
+    """The patches with RGB from ``simulate``, in batches of ``{'rgb', 'hsi', 'name'}``.
 
     The target is the cube times ``sample['target_scale']`` when the simulator sets one.
     """
@@ -150,7 +150,7 @@ def render(patches: Any, simulate: Callable[..., Any], batch_size: int, limit: i
         rgb = torch.stack([s["rgb"] for s in chunk])
         hsi = torch.stack([s["hsi"] * s.get("target_scale", 1.0) for s in chunk])
         names = [f"{s['name']}#{start + i}" for i, s in enumerate(chunk)]
-        batches.append((rgb, hsi, names))
+        batches.append({"rgb": rgb, "hsi": hsi, "name": names})
     return batches
 
 
@@ -168,20 +168,18 @@ def cave_images(root: Path) -> tuple[list[Batch], dict[str, Any]]:
         info["scenes"].append(f"{sample['name']} {tuple(hsi.shape[-2:])}")
         info["masked"] += int((sample["hsi"] < CAVE_EPS).sum())
         info["values"] += sample["hsi"].numel()
-        batches.append((sample["rgb"][None], sample["hsi"][None], [sample["name"]]))
+        batches.append(
+            {"rgb": sample["rgb"][None], "hsi": sample["hsi"][None], "name": [sample["name"]]}
+        )
     return batches, info
 
 
 def evaluate(
     model: torch.nn.Module, batches: Sequence[Batch], eps: float, mask: bool
 ) -> tuple[dict[str, float], list[float]]:
-    """Mean metrics and the per-image MRAE of ``model`` on ``batches``."""
-    ev = Evaluator(metrics=METRICS, eps=eps, mask=mask)
-    torch.manual_seed(0)
-    with torch.inference_mode():
-        for rgb, hsi, names in batches:
-            ev.update(model(rgb).float(), hsi, names=names)
-    return ev.summary(), [r["mrae"] for r in ev.results]
+    """Mean metrics and the per-image MRAE of ``model`` on ``batches`` (ssrzoo.evaluate)."""
+    result = ssrzoo.evaluate(model, batches, eps=eps, mask=mask)
+    return result.metrics, [row["mrae"] for row in result.images]
 
 
 # --------------------------------------------------------------------------------- bookkeeping
@@ -462,7 +460,7 @@ def main() -> None:
     sets["cave"], cave_info = cave_images(args.root)
     realistic = RealisticWithExposure(**REALISTIC)
     sets["realistic"] = render(patches, realistic, args.batch_size, args.limit)
-    scales = [patches[i]["target_scale"] for i in range(sum(len(b[2]) for b in sets["icvl"]))]
+    scales = [patches[i]["target_scale"] for i in range(sum(len(b["name"]) for b in sets["icvl"]))]
     n_icvl = len(scales)
     # 56 camera renderings dominate the cost: by default each uses the first patch of every
     # val scene (RandomPatches item i is drawn from scene i % scenes).

@@ -1,16 +1,19 @@
 """Leaderboard of the NTIRE2020-Clean-protocol weights on one validation protocol.
 
 Every published ``*.ntire2020`` reconstruction weight (plus any extra ``local-dir:``
-folders) is evaluated with the Trainer's own validation loop on the validation split of
-``recipes/mae_ktsr_ntire.yaml`` (ICVL strips, protocol icvl-strips-v1, RGB through the
-NTIRE2020 Clean camera), so every row is measured the same way as the weight cards.
+folders) is evaluated by :func:`ssrzoo.evaluate`, the loop of the Trainer's validation, on
+the validation split of ``recipes/mae_ktsr_ntire.yaml`` (ICVL strips, protocol
+icvl-strips-v1, RGB through the NTIRE2020 Clean camera) with that recipe's metric settings
+(:func:`ssrzoo.train.evaluate_recipe`), so every row is measured the same way as the weight
+cards.
 
-Columns: the Trainer's metrics; SSIM with a 7x7 Gaussian window (the validation patches are
-8 px high, too small for the usual 11x11); ``vs card``, the relative change of the measured
-MRAE from the card's (measured in float32 at export; the bundled files are float16, so this
-is the storage check); the training budget from the weight's recipe (optimizer steps x
-batch) and card (wall-clock); parameters, GFLOPs at 512x512 (``FlopCounterMode``, 2 per
-multiply-add) and CPU milliseconds of one 512x512 forward, measured in the same run.
+Columns: the Trainer's metrics; SSIM of the prediction clipped to [0, 1] with a 7x7
+Gaussian window (the validation patches are 8 px high, too small for the usual 11x11);
+``vs card``, the relative change of the measured MRAE from the card's (measured in float32
+at export; the bundled files are float16, so this is the storage check); the training
+budget from the weight's recipe (optimizer steps x batch) and card (wall-clock);
+parameters, GFLOPs at 512x512 (``FlopCounterMode``, 2 per multiply-add) and CPU
+milliseconds of one 512x512 forward, measured in the same run.
 
 A second table scores the colour-science methods, which take sRGB and return reflectance:
 their input is the patch rendered to sRGB (:func:`ssrzoo.spectral.render_srgb`, grey-world
@@ -28,7 +31,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -36,12 +39,12 @@ import yaml
 from _report import REPO, provenance
 
 import ssrzoo
+from ssrzoo.evaluation import collate
 from ssrzoo.exceptions import UnknownModelError
-from ssrzoo.metrics import mrae, psnr, rmse, sam, ssim
 from ssrzoo.models import count_params
 from ssrzoo.models._cost import count_flops
 from ssrzoo.spectral import illuminant_spd, render_srgb
-from ssrzoo.train import Trainer, TrainerConfig
+from ssrzoo.train import TrainerConfig, build_dataset, evaluate_recipe
 
 # Per protocol: the recipe whose validation split scores every weight, the SSIM window that
 # fits its validation images, and the page's title and description.
@@ -52,16 +55,18 @@ PROTOCOLS = {
         title="Leaderboard: NTIRE2020-Clean protocol on the ICVL strips",
         data="the val split of `recipes/mae_ktsr_ntire.yaml` (ICVL strips, protocol "
         "icvl-strips-v1, random 8x128 patches, RGB through the NTIRE2020 Clean camera), "
-        "evaluated by the Trainer's validation loop; SSIM with a 7x7 Gaussian window, as the "
-        "patches are 8 px high. None of these weights saw NTIRE2020 itself.",
+        "evaluated by `ssrzoo.evaluate`, the Trainer's validation loop; SSIM with a 7x7 "
+        "Gaussian window, as the patches are 8 px high. None of these weights saw NTIRE2020 "
+        "itself.",
     ),
     "cave": dict(
         recipe="mae_ktsr_cave_noprior",
         ssim_window=11,
         title="Leaderboard: CAVE, protocol cave-256-v1",
         data="the 5 validation scenes of protocol cave-256-v1 (`docs/protocols.md`), whole "
-        "(256x256), RGB through the Nikon D700 camera (clean pipeline), evaluated by the "
-        "Trainer's validation loop of `recipes/mae_ktsr_cave_noprior.yaml`; MRAE "
+        "(256x256), RGB through the Nikon D700 camera (clean pipeline), evaluated by "
+        "`ssrzoo.evaluate` with the validation settings of "
+        "`recipes/mae_ktsr_cave_noprior.yaml`; MRAE "
         "denominators floored at 0.01; SSIM with the usual 11x11 Gaussian window. Every "
         "weight was trained on the 19 training scenes only.",
     ),
@@ -72,69 +77,54 @@ SSIM_WINDOW = 7
 CLOSED_FORM = ("linear_regression", "root_poly2", "root_poly3")
 
 
-def validation_trainer(
-    name: str, root: Path, tmp: str, recipe: str, extra: Sequence[str] = ()
-) -> Trainer:
-    """A Trainer set up with weight ``name`` and the validation split of ``recipe``."""
-    overrides = [
-        *extra,
-        "data.device_patches=false",  # only validation runs: no need to load the train set
-        "stage=finetune",
-        f"model.name={name}",
-        "model.pretrained=true",
-        "model.prior=null",
-        f"out_dir={tmp}/run",
-        "data.num_workers=0",
-        "export=false",
-    ]
+def recipe_config(root: Path, recipe: str, extra: Sequence[str] = ()) -> TrainerConfig:
+    """``recipes/<recipe>.yaml`` reading its data from ``root``, with ``extra`` overrides."""
     # the recipes name the shared data folder relative to the repository root
-    text = (REPO / "recipes" / f"{recipe}.yaml").read_text()
-    path = Path(tmp) / "recipe.yaml"
-    path.write_text(text.replace("../shared/data", str(root)))
-    trainer = Trainer(TrainerConfig.from_yaml(path, overrides))
-    trainer.setup()
-    return trainer
-
-
-def val_batches(trainer: Trainer) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(rgb, hsi)`` batches of the validation loader: the patches ``validate`` scores."""
-    for batch in trainer.val_loader:
-        yield batch["rgb"], batch["hsi"]
-
-
-def ssim_score(
-    trainer: Trainer, predict: Callable[[torch.Tensor], torch.Tensor], window: int
-) -> float:
-    """Mean SSIM (``window`` x ``window``) of ``predict(rgb)`` over the validation images."""
-    scores = []
-    with torch.no_grad():
-        for rgb, hsi in val_batches(trainer):
-            pred = predict(rgb)
-            scores.append(ssim(pred, hsi, win_size=window, reduction="none"))
-    return float(torch.cat(scores).mean())
-
-
-def evaluate(name: str, root: Path, protocol: str) -> dict[str, float]:
-    """Validation metrics of weight ``name`` (the Trainer's, plus SSIM)."""
-    spec = PROTOCOLS[protocol]
+    text = (REPO / "recipes" / f"{recipe}.yaml").read_text().replace("../shared/data", str(root))
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = validation_trainer(name, root, tmp, str(spec["recipe"]))
-        metrics = trainer.validate()
-        model = trainer.model.eval()
-        window = int(spec["ssim_window"])
-        metrics["ssim"] = ssim_score(trainer, lambda rgb: model(rgb).clamp(0, 1), window)
-    return metrics
+        path = Path(tmp) / f"{recipe}.yaml"
+        path.write_text(text)
+        return TrainerConfig.from_yaml(path, ["model.prior=null", "data.num_workers=0", *extra])
+
+
+def score(name: str, root: Path, protocol: str) -> dict[str, float]:
+    """Validation metrics of weight ``name`` on ``protocol``'s recipe, SSIM included."""
+    spec = PROTOCOLS[protocol]
+    model = ssrzoo.create_model(name, pretrained=True)
+    cfg = recipe_config(root, str(spec["recipe"]))
+    return evaluate_recipe(model, cfg, ssim_window=int(spec["ssim_window"])).metrics
 
 
 def srgb_val_patches(root: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``(srgb, hsi)`` batches: the ICVL validation patches and their sRGB renders (above)."""
     recipe = str(PROTOCOLS["ntire2020"]["recipe"])
     wl = ssrzoo.get_pretrained_cfg(recipe).wavelengths
-    with tempfile.TemporaryDirectory() as tmp:
-        return [
-            (torch.stack([torch.as_tensor(render_srgb(h, wl)) for h in hsi]).float(), hsi)
-            for _, hsi in val_batches(validation_trainer(recipe, root, tmp, recipe))
-        ]
+    cfg = recipe_config(root, recipe)
+    loader = torch.utils.data.DataLoader(
+        build_dataset(cfg.data.val, cfg.seed),
+        batch_size=cfg.data.val_batch_size,
+        collate_fn=collate,
+    )
+    return [
+        (torch.stack([torch.as_tensor(render_srgb(h, wl)) for h in b["hsi"]]).float(), b["hsi"])
+        for b in loader
+    ]
+
+
+def oracle_scaled(
+    model: torch.nn.Module, patches: list[tuple[torch.Tensor, torch.Tensor]]
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches ``{'rgb': reconstruction, 'hsi': target}``: a reflectance-from-sRGB method's
+    output times D65, scaled per patch by least squares to the target (see above)."""
+    wl = model.pretrained_cfg.wavelengths
+    d65 = torch.as_tensor(illuminant_spd("D65", wl), dtype=torch.float32)[:, None, None]
+    with torch.no_grad():
+        for srgb, hsi in patches:
+            pred = model(srgb) * d65
+            scale = (pred * hsi).sum((1, 2, 3), keepdim=True) / pred.square().sum(
+                (1, 2, 3), keepdim=True
+            ).clamp_min(1e-12)
+            yield {"rgb": pred * scale, "hsi": hsi}
 
 
 def evaluate_srgb_method(
@@ -142,28 +132,10 @@ def evaluate_srgb_method(
 ) -> dict[str, float]:
     """Scores of a reflectance-from-sRGB method on :func:`srgb_val_patches` (see above)."""
     model = ssrzoo.create_model(name, pretrained=True).eval()
-    wl = model.pretrained_cfg.wavelengths
-    d65 = torch.as_tensor(illuminant_spd("D65", wl), dtype=torch.float32)[:, None, None]
-    sums: dict[str, float] = {}
-    count = 0
-    with torch.no_grad():
-        for srgb, hsi in patches:
-            pred = model(srgb) * d65
-            scale = (pred * hsi).sum((1, 2, 3), keepdim=True) / pred.square().sum(
-                (1, 2, 3), keepdim=True
-            ).clamp_min(1e-12)
-            pred = pred * scale
-            values = {
-                "mrae": mrae(pred, hsi, reduction="none"),
-                "rmse": rmse(pred, hsi, reduction="none"),
-                "psnr": psnr(pred, hsi, reduction="none"),
-                "sam": sam(pred, hsi, reduction="none"),
-                "ssim": ssim(pred.clamp(0, 1), hsi, win_size=SSIM_WINDOW, reduction="none"),
-            }
-            for key, value in values.items():
-                sums[key] = sums.get(key, 0.0) + float(value.sum())
-            count += len(hsi)
-    return {key: value / count for key, value in sums.items()}
+    # The oracle scale needs the target, so the reconstruction is made first and
+    # ssrzoo.evaluate scores it as the output of an identity.
+    batches = oracle_scaled(model, patches)
+    return ssrzoo.evaluate(torch.nn.Identity(), batches, ssim_window=SSIM_WINDOW).metrics
 
 
 def _wall_clock(notes: str) -> str:
@@ -258,7 +230,7 @@ def main() -> None:
     names = [n for n in ssrzoo.list_pretrained(f"*.{tag}") if not n.startswith("s2mae")]
     rows = []
     for name in [*names, *args.extra]:
-        metrics = evaluate(name, args.root, tag)
+        metrics = score(name, args.root, tag)
         model = ssrzoo.create_model(name, pretrained=True)
         card = model.pretrained_cfg.metrics.get("mrae")
         closed_form = model.pretrained_cfg.architecture in CLOSED_FORM

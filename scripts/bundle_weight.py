@@ -52,28 +52,20 @@ def training_minutes(log: Path) -> float:
     return seconds / 60
 
 
-def measure(source: Path, recipe: str, shared: Path) -> dict[str, float]:
-    """The validation metrics of ``recipes/<recipe>.yaml`` for the weight in ``source``."""
+def measure(model: torch.nn.Module, recipe: str, shared: Path) -> dict[str, float]:
+    """The validation metrics of ``recipes/<recipe>.yaml`` for ``model``, on CPU in float32."""
     import tempfile
 
-    from ssrzoo.train import Trainer, TrainerConfig
+    from ssrzoo.train import TrainerConfig, evaluate_recipe
 
     text = Path(f"recipes/{recipe}.yaml").read_text().replace("../shared/data", str(shared))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "recipe.yaml"
         path.write_text(text)
-        overrides = [
-            "stage=finetune",
-            f"model.checkpoint={source / 'model.safetensors'}",
-            "model.prior=null",
-            f"out_dir={tmp}/run",
-            "export=false",
-            "device=cpu",
-            "amp='off'",
-        ]
-        trainer = Trainer(TrainerConfig.from_yaml(path, overrides))
-        trainer.setup()
-        return {k: round(float(v), 6) for k, v in trainer.validate().items()}
+        overrides = ["model.prior=null", "device=cpu", "amp='off'"]
+        cfg = TrainerConfig.from_yaml(path, overrides)
+    metrics = evaluate_recipe(model, cfg).metrics
+    return {k: round(float(v), 6) for k, v in metrics.items()}
 
 
 def bundle(
@@ -94,7 +86,7 @@ def bundle(
         cfg = cfg.replace(architecture=architecture)
     notes = cfg.notes
     if shared is not None:
-        cfg = cfg.replace(metrics=measure(source, str(cfg.recipe), shared))
+        cfg = cfg.replace(metrics=measure(model, str(cfg.recipe), shared))
         notes += (
             "\n\nMetrics measured with the recipe's validation on the shared data in float32, "
             "after training."

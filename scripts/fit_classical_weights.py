@@ -6,7 +6,7 @@ The recipe of ``linear_regression.ntire2020``, ``root_poly2.ntire2020`` and
 NTIRE2020-Clean camera (CIE 1964 10°, fixed white gain, 8-bit), ridge chosen by 5-fold
 cross-validation over scene-contiguous folds; validate on the val split. Each weight is
 written with :func:`ssrzoo.save_pretrained` to ``ssrzoo/weights/<arch>.ntire2020/`` and its
-sha256 printed, to pin in ``ssrzoo/models/classical.py``.
+sha256 printed, to pin in ``ssrzoo/models/regression.py``.
 
 ``--protocol cave`` fits ``root_poly3.cave`` instead (protocol cave-256-v1, see
 ``docs/protocols.md``): the pixels of the 19 CAVE training scenes (reflectance, Nikon D700
@@ -27,10 +27,8 @@ import torch
 
 import ssrzoo
 from ssrzoo.data import CAVE, ICVLStrips, SimulateRGB
-from ssrzoo.metrics import mrae, psnr, rmse, sam
 from ssrzoo.models import bundled_weights_dir, file_sha256
 from ssrzoo.spectral import load_nikon_d700
-from ssrzoo.train.losses import reconstruction_metrics
 
 ARCHS = ("linear_regression", "root_poly2", "root_poly3")
 
@@ -48,16 +46,11 @@ def pixels(root: Path, split: str, simulate: SimulateRGB) -> tuple[np.ndarray, n
 
 def metrics(model: torch.nn.Module, rgb: np.ndarray, cube: np.ndarray) -> dict[str, float]:
     """Validation metrics over valid pixels, laid out as one ``(1, C, 1, N)`` image."""
-    with torch.no_grad():
-        x = torch.from_numpy(rgb.T[None, :, None, :].copy()).float()
-        pred = model(x).double()
-    target = torch.from_numpy(cube.T[None, :, None, :].copy()).double()
-    return {
-        "mrae": float(mrae(pred, target, eps=1e-3, mask=True)),
-        "rmse": float(rmse(pred, target)),
-        "psnr": float(psnr(pred, target)),
-        "sam": float(sam(pred, target)),
+    batch = {
+        "rgb": torch.from_numpy(rgb.T[None, :, None, :].copy()).float(),
+        "hsi": torch.from_numpy(cube.T[None, :, None, :].copy()).float(),
     }
+    return ssrzoo.evaluate(model, [batch], eps=1e-3, mask=True).metrics
 
 
 def _cave_camera(root: Path) -> tuple[SimulateRGB, np.ndarray]:
@@ -71,18 +64,10 @@ def _cave_camera(root: Path) -> tuple[SimulateRGB, np.ndarray]:
 def cave_scores(model: torch.nn.Module, root: Path) -> dict[str, float]:
     """The deep weights' validation metrics on the 5 cave-256-v1 validation scenes, whole."""
     simulate, response = _cave_camera(root)
-    sums: dict[str, float] = {}
-    val = CAVE(root / "cave_256", split="val")
-    for sample in val:
-        sample = simulate(sample)
-        with torch.no_grad():
-            pred = model.eval()(sample["rgb"][None])
-        scores = reconstruction_metrics(
-            pred, sample["hsi"][None], torch.as_tensor(response, dtype=torch.float32), eps=0.01
-        )
-        for key, value in scores.items():
-            sums[key] = sums.get(key, 0.0) + value
-    return {k: round(v / len(val), 6) for k, v in sums.items()}
+    val = CAVE(root / "cave_256", split="val", transforms=simulate)
+    camera = torch.as_tensor(response, dtype=torch.float32)
+    scores = ssrzoo.evaluate(model, val, protocol="cave", response=camera).metrics
+    return {k: round(v, 6) for k, v in scores.items()}
 
 
 def fit_cave(root: Path, out: Path) -> None:

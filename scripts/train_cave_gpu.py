@@ -1,20 +1,24 @@
-"""Train every protocol cave-256-v1 weight on one GPU, in one command, within a time budget.
+"""Train protocol cave-256-v1 weights on one GPU, in one command, within a time budget.
 
 What a lent GPU machine runs (it has no ``../shared``; ``scripts/pack_cave.py pack`` made the
 ``.gpu_data`` folder that travels with the checkout):
 
 1. unpack the 24 CAVE scenes and the Nikon D700 response;
-2. train, side by side on the one GPU, ``s2mae_cave`` and the baselines
-   (``mae_ktsr_cave_noprior``, ``mst_plus_plus_cave``, ``hscnn_plus_cave``, ``awan_cave``);
-3. when the S²-MAE has exported, train ``mae_ktsr_cave`` (prior fine-tuned) and the ablation
-   ``mae_ktsr_cave_frozen`` (prior frozen) on it;
+2. phase 1, side by side on the one GPU: the S²-MAE priors and every run that needs no prior;
+3. when the S²-MAEs have exported (at ``--prior-seconds``), phase 2: the runs that fuse a
+   prior, each on the S²-MAE it names;
 4. pack each run's export, logs and metrics under ``$OUT``.
+
+``--plan`` picks the runs (``PLANS`` below): ``weights`` trained the bundled baselines and
+the first MAE-KTSR; ``prior-search`` is the MAE-KTSR prior ablation of
+``docs/results/prior_ablation.md`` (U-shaped vs flat reconstructor, frozen vs fine-tuned
+prior, ISFF fusion mode, S²-MAE RGB-only probability).
 
 Every run gets SIGTERM at its deadline, on which the Trainer validates, checkpoints and exports
 its best weights, so a budget cut still yields weights; the summary says how many steps each
 run made.
 
-    python scripts/train_cave_gpu.py --data .gpu_data --budget 520
+    python scripts/train_cave_gpu.py --data .gpu_data --plan prior-search --budget 470
 
 The checkout that travels to a lent GPU machine is limited to 64 MiB: the bundled weights
 (``ssrzoo/weights``, about 56 MB) plus the 40 MB pack do not fit, and this script needs no
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +39,63 @@ import tarfile
 import time
 from pathlib import Path
 
-BASELINES = ["mae_ktsr_cave_noprior", "mst_plus_plus_cave", "hscnn_plus_cave", "awan_cave"]
+#: One run: (recipe in recipes/, extra overrides). A phase-2 run names its prior folder.
+Run = tuple[str, list[str]]
+_RGB_ONLY = ["model.args.rgb_only_prob=0.75", "model.args.drop_path_rate=0.1"]
+PLANS: dict[str, tuple[dict[str, Run], dict[str, Run]]] = {
+    "weights": (
+        {
+            "s2mae_cave": ("s2mae_cave", []),
+            **{
+                name: (name, [])
+                for name in (
+                    "mae_ktsr_cave_noprior",
+                    "mst_plus_plus_cave",
+                    "hscnn_plus_cave",
+                    "awan_cave",
+                )
+            },
+        },
+        {
+            "mae_ktsr_cave": ("mae_ktsr_cave", []),
+            "mae_ktsr_cave_frozen": ("mae_ktsr_cave", ["model.freeze_prior=true"]),
+        },
+    ),
+    "prior-search": (
+        {
+            "s2mae_cave": ("s2mae_cave", ["eval_every=250"]),
+            "s2mae_cave_rgbonly": ("s2mae_cave", ["eval_every=250", *_RGB_ONLY]),
+            "mae_ktsr_unet_cave_noprior": ("mae_ktsr_unet_cave_noprior", []),
+        },
+        {
+            "mae_ktsr_unet_cave": ("mae_ktsr_unet_cave", []),
+            "mae_ktsr_unet_cave_frozen": ("mae_ktsr_unet_cave", ["model.freeze_prior=true"]),
+            "mae_ktsr_unet_cave_concat": ("mae_ktsr_unet_cave", ["model.args.fusion=concat"]),
+            "mae_ktsr_unet_cave_rgbonly": (
+                "mae_ktsr_unet_cave",
+                ["model.prior=runs/s2mae_cave_rgbonly"],
+            ),
+            "mae_ktsr_unet_cave_rgbonly_frozen": (
+                "mae_ktsr_unet_cave",
+                ["model.prior=runs/s2mae_cave_rgbonly", "model.freeze_prior=true"],
+            ),
+            "mae_ktsr_cave_frozen": ("mae_ktsr_cave", ["model.freeze_prior=true"]),
+        },
+    ),
+    # After zero-initialising ISFF: the S²-MAE of prior-search, reused (--reuse).
+    "prior-search-2": (
+        {},
+        {
+            "mae_ktsr_cave": ("mae_ktsr_cave", []),
+            "mae_ktsr_cave_frozen": ("mae_ktsr_cave", ["model.freeze_prior=true"]),
+            "mae_ktsr_cave_concat": ("mae_ktsr_cave", ["model.args.fusion=concat"]),
+            "mae_ktsr_cave_noclip": ("mae_ktsr_cave", ["optim.clip_grad=null"]),
+            "mae_ktsr_cave_noprior_noclip": ("mae_ktsr_cave_noprior", ["optim.clip_grad=null"]),
+            "mae_ktsr_unet_cave": ("mae_ktsr_unet_cave", []),
+            "mae_ktsr_unet_cave_frozen": ("mae_ktsr_unet_cave", ["model.freeze_prior=true"]),
+        },
+    ),
+}
 
 
 def launch(
@@ -86,7 +147,12 @@ def summary(name: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(".gpu_data"))
-    parser.add_argument("--budget", type=float, default=520.0, help="seconds for everything")
+    parser.add_argument("--plan", choices=sorted(PLANS), default="prior-search")
+    parser.add_argument("--budget", type=float, default=470.0, help="seconds for everything")
+    parser.add_argument(
+        "--prior-seconds", type=float, default=110.0, help="when the S²-MAEs are stopped"
+    )
+    parser.add_argument("--reuse", type=Path, default=None, help="run folders to copy in")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_out")))
     parser.add_argument("--steps", type=int, default=None, help="override sched.steps (tests)")
     parser.add_argument("--device", default="cuda")
@@ -97,6 +163,8 @@ def main() -> None:
     subprocess.run(
         [sys.executable, "scripts/pack_cave.py", "unpack", str(args.data), str(shared)], check=True
     )
+    for run in sorted(args.reuse.iterdir()) if args.reuse else []:
+        shutil.copytree(run, Path("runs") / run.name)  # finished runs, e.g. an S²-MAE
     logs = Path("runs/logs")
     logs.mkdir(parents=True, exist_ok=True)
     overrides = [
@@ -110,44 +178,34 @@ def main() -> None:
     ]
     if args.steps is not None:
         overrides += [f"sched.steps={args.steps}", "sched.warmup_steps=1", "eval_every=2"]
-    prior = {"s2mae_cave": launch("s2mae_cave", overrides, logs)}
-    baselines = {name: launch(name, overrides, logs) for name in BASELINES}
-    # The S²-MAE must leave its stage 2 at least 45 % of the budget.
-    stop_at(prior, end - 0.45 * args.budget)
-    stage2 = {
-        "mae_ktsr_cave": launch("mae_ktsr_cave", overrides, logs),
-        "mae_ktsr_cave_frozen": launch(
-            "mae_ktsr_cave", [*overrides, "model.freeze_prior=true"], logs, "mae_ktsr_cave_frozen"
-        ),
+    phase1, phase2 = PLANS[args.plan]
+    running = {
+        name: launch(recipe, [*overrides, *extra], logs, name)
+        for name, (recipe, extra) in phase1.items()
     }
-    stop_at({**baselines, **stage2}, end - 60, grace=45)
+    priors = {name: running.pop(name) for name in list(running) if name.startswith("s2mae")}
+    stop_at(priors, t0 + args.prior_seconds)
+    for name, (recipe, extra) in phase2.items():
+        running[name] = launch(recipe, [*overrides, *extra], logs, name)
+    stop_at(running, end - 45, grace=40)
 
-    table = [summary(n) for n in [*prior, *baselines, *stage2]]
+    table = [summary(n) for n in [*phase1, *phase2]]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(table, indent=1))
     print(json.dumps(table, indent=1), flush=True)
-    # At most 8 files of 16 MB come back: small runs together, the two large ones alone.
-    groups = {
-        "runs_small.tar": [*prior, "mae_ktsr_cave_noprior", "mst_plus_plus_cave", *stage2],
-        "runs_hscnn.tar": ["hscnn_plus_cave"],
-        "runs_awan.tar": ["awan_cave"],
-    }
-    for tar_name, names in groups.items():
-        with tarfile.open(args.out / tar_name, "w") as tar:
-            tar.add(logs, arcname="logs")
-            for name in names:
-                run = Path("runs") / name
-                for item in sorted(run.iterdir()) if run.is_dir() else []:
-                    if item.name != "checkpoints":
-                        tar.add(item, arcname=f"{name}/{item.name}")
-        size = (args.out / tar_name).stat().st_size
-        if size > 15_000_000:  # split what would not come back whole
-            data = (args.out / tar_name).read_bytes()
-            (args.out / tar_name).unlink()
-            for i in range(0, len(data), 15_000_000):
-                (args.out / f"{tar_name}.part{i // 15_000_000}").write_bytes(
-                    data[i : i + 15_000_000]
-                )
+    # At most 8 files of 16 MB come back: one tar of everything, cut into 15 MB parts.
+    with tarfile.open(args.out / "runs.tar", "w") as tar:
+        tar.add(logs, arcname="logs")
+        for name in [*phase1, *phase2]:
+            run = Path("runs") / name
+            for item in sorted(run.iterdir()) if run.is_dir() else []:
+                if item.name != "checkpoints":
+                    tar.add(item, arcname=f"{name}/{item.name}")
+    data = (args.out / "runs.tar").read_bytes()
+    if len(data) > 15_000_000:
+        (args.out / "runs.tar").unlink()
+        for i in range(0, len(data), 15_000_000):
+            (args.out / f"runs.tar.part{i // 15_000_000}").write_bytes(data[i : i + 15_000_000])
     print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
 
 

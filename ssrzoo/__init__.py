@@ -5,8 +5,6 @@
 ['mae_ktsr']
 """
 
-__version__ = "0.1.0"
-
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +16,10 @@ from .exceptions import (
     UnknownModelError,
     WeightsNotFoundError,
 )
+from .version import __version__
 
 if TYPE_CHECKING:
+    from .evaluation import EvaluationResult, evaluate
     from .inference import Reconstructor, SpectralImage, predict
     from .models import (
         PretrainedCfg,
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 # The models and inference import torch (seconds), which `ssrzoo --help`, `ssrzoo list` and
 # usage errors do not need: their names are imported on first use (PEP 562).
 _LAZY = {
+    **dict.fromkeys(("EvaluationResult", "evaluate"), "evaluation"),
     **dict.fromkeys(("Reconstructor", "SpectralImage", "predict"), "inference"),
     **dict.fromkeys(
         (
@@ -54,7 +55,18 @@ _LAZY = {
         "models",
     ),
 }
-_SUBPACKAGES = ("data", "downstream", "inference", "metrics", "models", "spectral", "train")
+_SUBPACKAGES = (
+    "data",
+    "downstream",
+    "evaluation",
+    "inference",
+    "io",
+    "metrics",
+    "models",
+    "protocols",
+    "spectral",
+    "train",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -75,6 +87,7 @@ __all__ = [
     "CheckpointError",
     "ChecksumError",
     "DatasetNotFoundError",
+    "EvaluationResult",
     "PretrainedCfg",
     "Reconstructor",
     "SpectralImage",
@@ -83,6 +96,7 @@ __all__ = [
     "WeightsNotFoundError",
     "__version__",
     "create_model",
+    "evaluate",
     "get_pretrained_cfg",
     "is_model",
     "list_aliases",

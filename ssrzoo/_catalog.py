@@ -2,10 +2,11 @@
 
 The registry is filled by importing every model family, which imports torch (seconds).
 ``_catalog.json`` holds what ``ssrzoo list`` prints, with the sha256 of the files it was
-made from (``ssrzoo/models/*.py`` and the bundled weights' ``config.json``). When they
-change, as in a development checkout, the snapshot no longer matches and the live registry
-is read instead: a stale catalog costs time, never a wrong answer. Regenerate it with
-``python -m ssrzoo._catalog``; ``tests/test_bad_inputs.py`` checks that it is fresh.
+made from (``ssrzoo/models/*.py``, ``ssrzoo/protocols.py`` and the bundled weights'
+``config.json``). When they change, as in a development checkout, the snapshot no longer
+matches and the live registry is read instead: a stale catalog costs time, never a wrong
+answer. Regenerate it with ``python -m ssrzoo._catalog``; ``tests/test_bad_inputs.py`` checks
+that it is fresh.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ _FORMAT = 1
 def _sources() -> list[Path]:
     models = sorted((_PACKAGE / "models").glob("*.py"))
     configs = sorted((_PACKAGE / "weights").glob("*/config.json"))
-    return [*models, *configs]
+    # The protocols fill most of every weight's cfg (band grid, camera, dataset).
+    return [*models, _PACKAGE / "protocols.py", *configs]
 
 
 def sources_digest() -> str:

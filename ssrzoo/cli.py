@@ -244,7 +244,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         plot_spectra,
         save_cube,
     )
-    from .inference.cube_io import output_paths
+    from .io.cubes import output_paths
 
     images, skipped = collect_images(args.images)
     for path in skipped:
@@ -318,7 +318,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         plot_round_trip,
         plot_spectra,
     )
-    from .inference.cube_io import output_paths
+    from .io.cubes import output_paths
 
     cube_path = Path(args.cube)
     outdir = Path(args.output) if args.output else cube_path.parent
@@ -400,11 +400,11 @@ def _dataset_class(name: str) -> type:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
-    from tqdm.auto import tqdm
+    from torch.utils.data import Subset
 
     from .data import ResampleBands, SimulateRGB
+    from .evaluation import evaluate
     from .inference import Reconstructor
-    from .metrics import Evaluator
     from .spectral import SpectralResponse, list_responses
 
     reconstructor = Reconstructor(
@@ -417,7 +417,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     cfg = reconstructor.cfg
     # The dataset's RGB is what the weight was trained on unless the user says otherwise.
     reconstructor.source_encoding = args.input_encoding or cfg.input_encoding
-    dataset = _dataset_class(args.dataset)(args.root, split=args.split)
     response: Any = None  # None: the simulation's default, CIE 1964 10 degree
     if cfg.response_name and cfg.response_name in list_responses():
         response = cfg.response_name
@@ -425,26 +424,33 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         response = SpectralResponse(reconstructor.wavelengths, np.asarray(cfg.response))
     simulate = SimulateRGB(response=response)
     resample = ResampleBands(reconstructor.wavelengths)
-    evaluator = Evaluator(crop=args.crop)
-    count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
-    for index in tqdm(range(count), unit="image", disable=None):
-        sample = dataset[index]
-        name = str(sample.get("name", index))
+
+    def prepare(sample: dict[str, Any]) -> dict[str, Any]:
+        """The sample on the weight's bands, with the RGB the weight takes."""
         if sample["wavelengths"].shape != (reconstructor.num_bands,) or not np.allclose(
             sample["wavelengths"].numpy(), reconstructor.wavelengths, atol=0.5
         ):
             sample = resample(sample)
         if args.simulate or "rgb" not in sample:
             sample = simulate(sample)
-        result = reconstructor(sample["rgb"].clamp(0.0, 1.0))
-        evaluator.update(torch.from_numpy(result.cube)[None], sample["hsi"][None], names=[name])
-    if not len(evaluator):
+        return {**sample, "rgb": sample["rgb"].clamp(0.0, 1.0)}
+
+    def reconstruct(rgb: torch.Tensor) -> torch.Tensor:
+        # The Reconstructor tiles (and ensembles) one image at a time, on its own device.
+        return torch.stack([torch.from_numpy(reconstructor(image).cube) for image in rgb])
+
+    dataset = _dataset_class(args.dataset)(args.root, split=args.split, transforms=prepare)
+    count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+    if count == 0:
         raise ValueError(f"{type(dataset).__name__} at {args.root} has no images to evaluate")
+    result = evaluate(
+        reconstruct, Subset(dataset, range(count)), crop=args.crop, ssim_window=11, progress=True
+    )
     if args.json:
-        print(json.dumps({"summary": evaluator.summary(), "images": evaluator.results}, indent=2))
+        print(json.dumps({"summary": result.metrics, "images": result.images}, indent=2))
     else:
-        print(f"{cfg.name} on {type(dataset).__name__} ({args.split}, {len(evaluator)} images)")
-        print(evaluator.table(per_image=args.per_image))
+        print(f"{cfg.name} on {type(dataset).__name__} ({args.split}, {result.count} images)")
+        print(result.table(per_image=args.per_image))
     return 0
 
 
@@ -618,7 +624,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="score a model on a dataset (MRAE, RMSE, PSNR, SAM, SSIM)",
         description="Reconstruct every image of a dataset and print the metrics table. "
         "Ground truth on another band grid is resampled to the model's; images without an "
-        "RGB (or all, with --simulate) get one simulated with the weight's camera response.",
+        "RGB (or all, with --simulate) get one simulated with the weight's camera response. "
+        "Scored by ssrzoo.evaluate, as the Trainer's validation and the leaderboard are (SSIM: "
+        "11x11 window, prediction clipped to [0, 1]).",
         epilog="""examples:
   ssrzoo eval -m mae_ktsr_ntire --dataset ntire2022 --root data/NTIRE2022 --split val
   ssrzoo eval -m mst_plus_plus_ntire --dataset cave_crops --root ../shared/data --simulate

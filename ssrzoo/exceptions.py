@@ -10,7 +10,9 @@ from __future__ import annotations
 __all__ = [
     "CheckpointError",
     "ChecksumError",
+    "ConfigError",
     "DatasetNotFoundError",
+    "InsufficientMemoryError",
     "SsrzooError",
     "UnknownModelError",
     "WeightsNotFoundError",
@@ -48,5 +50,13 @@ class ChecksumError(SsrzooError, ValueError):
     """A weight file whose sha256 differs from the one pinned in the registry."""
 
 
+class ConfigError(SsrzooError, ValueError):
+    """A training config with an unknown key, a wrong type or inconsistent settings."""
+
+
 class CheckpointError(SsrzooError, ValueError):
     """A checkpoint that is corrupt, pickled, or does not match the model."""
+
+
+class InsufficientMemoryError(SsrzooError, MemoryError):
+    """The output cube (or one tile) does not fit in the memory available."""

@@ -27,7 +27,7 @@ Definitions (per image, ``N`` = number of values, ``P`` = number of pixels):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ __all__ = [
     "METRICS",
     "Evaluator",
     "bp_mrae",
+    "metrics_table",
     "mrae",
     "mrae_per_image",
     "psnr",
@@ -464,21 +465,35 @@ class Evaluator:
 
     def table(self, per_image: bool = True, digits: int = 4) -> str:
         """A Markdown table: one row per image (optional) and a final mean row."""
-        arrows = {m: ("↑" if HIGHER_IS_BETTER[m] else "↓") for m in self.metrics}
-        head = "| image | " + " | ".join(f"{m.upper()} {arrows[m]}" for m in self.metrics) + " |"
-        sep = "|---|" + "---:|" * len(self.metrics)
+        return metrics_table(self._rows, self.summary(), per_image=per_image, digits=digits)
 
-        def fmt(v: float) -> str:
-            return f"{v:.{digits}f}" if math.isfinite(v) else str(v)
 
-        lines = [head, sep]
-        if per_image:
-            for r in self._rows:
-                lines.append(
-                    f"| {r['name']} | " + " | ".join(fmt(r[m]) for m in self.metrics) + " |"
-                )
-        s = self.summary()
-        lines.append(
-            f"| **mean ({len(self)})** | " + " | ".join(fmt(s[m]) for m in self.metrics) + " |"
-        )
-        return "\n".join(lines)
+def metrics_table(
+    rows: Sequence[Mapping[str, Any]],
+    summary: Mapping[str, float],
+    *,
+    per_image: bool = True,
+    digits: int = 4,
+) -> str:
+    """A Markdown table of per-image rows and their mean, one column per ``summary`` metric.
+
+    Args:
+        rows: ``{'name': ..., metric: value}`` per image, as :attr:`Evaluator.results`.
+        summary: metric name -> mean, in column order; the last row, ``mean (len(rows))``.
+        per_image: include one row per image, not only the mean.
+        digits: decimals shown.
+    """
+    names = list(summary)
+    arrows = {m: ("↑" if HIGHER_IS_BETTER.get(m, False) else "↓") for m in names}
+    head = "| image | " + " | ".join(f"{m.upper()} {arrows[m]}" for m in names) + " |"
+    sep = "|---|" + "---:|" * len(names)
+
+    def fmt(v: float) -> str:
+        return f"{v:.{digits}f}" if math.isfinite(v) else str(v)
+
+    lines = [head, sep]
+    if per_image:
+        for r in rows:
+            lines.append(f"| {r['name']} | " + " | ".join(fmt(r[m]) for m in names) + " |")
+    lines.append(f"| **mean ({len(rows)})** | " + " | ".join(fmt(summary[m]) for m in names) + " |")
+    return "\n".join(lines)

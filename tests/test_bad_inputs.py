@@ -24,8 +24,8 @@ import ssrzoo
 from ssrzoo import CheckpointError, WeightsNotFoundError
 from ssrzoo._catalog import build_catalog, load_catalog
 from ssrzoo.cli import main
-from ssrzoo.data.readers import read_array, read_wavelength_sidecar
 from ssrzoo.inference import Reconstructor
+from ssrzoo.io import read_array, read_wavelength_sidecar
 
 PHOTO = np.random.default_rng(3).integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
 
@@ -309,7 +309,7 @@ def test_every_model_checks_its_input_the_same_way(name: str, monkeypatch) -> No
     if name.startswith("colour_"):
         pytest.importorskip("colour")
     if name == "colour_jakob2019":  # its lookup table takes minutes; the contract is forward's
-        from ssrzoo.models.classical import Jakob2019Recovery
+        from ssrzoo.models.colour_recovery import Jakob2019Recovery
 
         monkeypatch.setattr(
             Jakob2019Recovery, "coefficients", lambda self, srgb: np.zeros((len(srgb), 3))
@@ -535,8 +535,8 @@ def test_imports_hooks_and_outside_datasets_need_trust(
 
 def test_a_dataset_name_cannot_reach_what_ssrzoo_data_imports(tmp_path: Path) -> None:
     from ssrzoo.train import ConfigError, build_dataset
+    from ssrzoo.train.builders import _dataset_factory
     from ssrzoo.train.config import DatasetConfig
-    from ssrzoo.train.trainer import _dataset_factory
 
     target = tmp_path / "written.npy"
     for name in ("datasets.np.save", "SyntheticScenes.__init__", "read_mat", "ICVLStrips._load"):

@@ -133,6 +133,25 @@ def test_second_order_non_local_matches_explicit_formula() -> None:
     torch.testing.assert_close(block(x), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_second_order_non_local_head_padding_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On CUDA the 25-channel head is zero-padded to 32 so the fused kernels (not an HW x HW
+    # matrix) run in float32; forcing the padding on CPU shows it leaves the numbers alone.
+    from ssrzoo.models import awan
+
+    torch.manual_seed(5)
+    block = SecondOrderNonLocal(200).eval()
+    torch.nn.init.normal_(block.out.weight, std=0.1)
+    x = torch.rand(1, 200, 9, 11)
+    with torch.no_grad():
+        reference = block(x)
+        assert awan._sdpa_head_padding(block.inner, x.device) == 0
+        assert awan._sdpa_head_padding(block.inner, torch.device("cuda")) == 7
+        monkeypatch.setattr(awan, "_sdpa_head_padding", lambda dim, device: (-dim) % 8)
+        torch.testing.assert_close(block(x), reference, rtol=1e-5, atol=1e-6)
+
+
 def test_second_order_non_local_starts_as_identity() -> None:
     x = torch.rand(1, 31, 4, 4)
     torch.testing.assert_close(SecondOrderNonLocal(31)(x), x)

@@ -13,14 +13,13 @@ import torch
 import ssrzoo
 from ssrzoo.metrics import mrae
 from ssrzoo.models import file_sha256
-from ssrzoo.models.classical import (
+from ssrzoo.models.colour_recovery import (
     Jakob2019Recovery,
     Mallett2019Recovery,
     Otsu2018Recovery,
-    RootPolynomialRegression,
     jakob2019_lut,
-    root_polynomial_exponents,
 )
+from ssrzoo.models.regression import RootPolynomialRegression, root_polynomial_exponents
 from ssrzoo.spectral import get_response, simulate_rgb
 
 WL = np.arange(400.0, 701.0, 10.0)
@@ -216,7 +215,7 @@ def test_fitted_model_round_trips_through_save_pretrained(tmp_path: Path) -> Non
 
 
 def test_registry_names_and_cfgs() -> None:
-    names = ssrzoo.list_models(module="classical")
+    names = ssrzoo.list_models(module="regression")
     assert set(REGRESSIONS) <= set(names)
     for name in REGRESSIONS:
         cfg = ssrzoo.get_pretrained_cfg(f"{name}_ntire")

@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 import torch
 from PIL import Image
-from test_data_readers import write_band_pngs, write_envi, write_mat5, write_mat73
+from test_io_readers import write_band_pngs, write_envi, write_mat5, write_mat73
 
 from ssrzoo.data import (
     CAVE,

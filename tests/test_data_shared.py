@@ -10,6 +10,7 @@ import pytest
 import scipy.io
 import torch
 
+import ssrzoo
 from ssrzoo.data import (
     CAVECrops,
     HoustonCrop,
@@ -17,8 +18,10 @@ from ssrzoo.data import (
     RemoteSensingScenes,
     ResampleBands,
     majority_downsample,
+    resolve_band_grid,
 )
 from ssrzoo.exceptions import DatasetNotFoundError
+from ssrzoo.protocols import ROSIS_103
 
 WL31 = np.arange(400.0, 701.0, 10.0)
 
@@ -169,7 +172,7 @@ def test_remote_sensing_native(shared_data):
 
 def test_remote_sensing_on_a_model_band_grid(shared_data):
     """Resampled to mae_ktsr's 31 bands; linear resampling checked against np.interp."""
-    ds = RemoteSensingScenes(shared_data, bands="mae_ktsr", method="linear")
+    ds = RemoteSensingScenes(shared_data, bands="ntire2020", method="linear")
     fenix = next(ds[i] for i in range(len(ds)) if ds[i]["name"] == "fenix_rock")
     native = RemoteSensingScenes(shared_data, scenes=["fenix_rock"])[0]
     np.testing.assert_allclose(fenix["wavelengths"].numpy(), WL31)
@@ -193,6 +196,20 @@ def test_remote_sensing_grid_outside_a_scene(shared_data):
         RemoteSensingScenes(shared_data, scenes=["indian_pines"])
     with pytest.raises(DatasetNotFoundError):
         RemoteSensingScenes(shared_data / "cave")
+
+
+def test_band_grid_from_a_protocol_or_a_config():
+    wl, fwhm = resolve_band_grid("pavia")
+    np.testing.assert_array_equal(wl, ROSIS_103)
+    assert fwhm is None
+    cfg = ssrzoo.get_pretrained_cfg("mae_ktsr_pavia")
+    np.testing.assert_array_equal(resolve_band_grid(cfg)[0], cfg.wavelengths)
+    # A model name is not a band grid: the data layer does not reach the model registry.
+    for name in ("no_such_protocol", "mae_ktsr_pavia"):
+        with pytest.raises(ValueError, match=r"name a protocol .*get_pretrained_cfg"):
+            resolve_band_grid(name)
+    with pytest.raises(ValueError, match="declares no wavelengths"):
+        resolve_band_grid(cfg.replace(wavelengths=()))
 
 
 def test_resample_bands_transform(shared_data):
@@ -231,5 +248,5 @@ def test_houston_crop_for_classification(shared_data):
         assert mask[r, c] in vhr[4 * r : 4 * r + 4, 4 * c : 4 * c + 4]
     blocks_with_labels = (vhr.reshape(128, 4, 128, 4) > 0).any(axis=(1, 3))
     np.testing.assert_array_equal(mask > 0, blocks_with_labels)
-    resampled = HoustonCrop(shared_data, bands="mae_ktsr")[0]
+    resampled = HoustonCrop(shared_data, bands="ntire2020")[0]
     assert resampled["hsi"].shape == (31, 128, 128)

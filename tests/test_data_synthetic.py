@@ -18,7 +18,7 @@ from ssrzoo.data import (
     shared_illuminants,
     shared_reflectances,
 )
-from ssrzoo.data.synthetic import sample_radii, smooth_noise
+from ssrzoo.data.scene_geometry import sample_radii, smooth_noise
 
 WL = np.arange(400.0, 701.0, 10.0)
 

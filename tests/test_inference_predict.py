@@ -15,7 +15,7 @@ from torch import nn
 
 import ssrzoo
 from ssrzoo.inference import InsufficientMemoryError, Reconstructor, TileGrid, tiled_apply
-from ssrzoo.inference.image_io import load_rgb, to_model_input, to_unit_float
+from ssrzoo.io import load_rgb, to_model_input, to_unit_float
 from ssrzoo.metrics import bp_mrae
 from ssrzoo.models import PretrainedCfg, build_model_with_cfg
 from ssrzoo.spectral import srgb_to_camera_matrix

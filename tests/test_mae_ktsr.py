@@ -254,12 +254,16 @@ def test_prior_is_frozen_by_default() -> None:
     model(torch.rand(2, 3, 12, 12)).square().mean().backward()
     assert all(p.grad is None for p in model.prior.parameters())
     assert model.shallow.weight.grad.abs().sum() > 0
-    assert all(f.proj.weight.grad.abs().sum() > 0 for f in model.fusions)
+    # Zero-initialised fusions: the gradient reaches them through their last convolution.
+    assert all(f.refine.weight.grad.abs().sum() > 0 for f in model.fusions)
 
 
 def test_prior_can_be_fine_tuned() -> None:
     model = small_ktsr(freeze_prior=False).train()
     assert not model.prior_frozen and model.prior.training
+    with torch.no_grad():  # past the zero initialisation of the fusions
+        for f in model.fusions:
+            f.refine.weight.add_(0.1)
     model(torch.rand(2, 3, 12, 12)).square().mean().backward()
     assert model.prior.rgb_embed.weight.grad.abs().sum() > 0
     model.set_prior_trainable(False)
@@ -298,8 +302,23 @@ def test_use_prior_false_is_the_same_reconstructor_without_prior() -> None:
         without.load_prior(small_s2mae())
 
 
+def test_fresh_model_starts_as_its_noprior_ablation() -> None:
+    # ISFF is zero-initialised: with the same seed the CNN weights are the ablation's, and
+    # the prior adds nothing until training finds it useful (it still gets gradients).
+    x = torch.rand(2, 3, 12, 16)
+    for kw in ({}, {"fusion": "concat"}, {"fusion": "add"}):
+        with_prior, without = small_ktsr(**kw), small_ktsr(use_prior=False)
+        torch.testing.assert_close(with_prior(x), without(x), rtol=0, atol=0)
+        with_prior(x).square().mean().backward()
+        grads = [p.grad for p in with_prior.fusions.parameters() if p.grad is not None]
+        assert any(bool(g.abs().sum() > 0) for g in grads)
+
+
 def test_prior_changes_the_output() -> None:
     model = small_ktsr().eval()
+    with torch.no_grad():  # as after training: the fusions no longer zero
+        for p in model.fusions.parameters():
+            p.add_(0.1 * torch.randn_like(p))
     x = torch.rand(1, 3, 12, 12)
     with torch.no_grad():
         before = model(x)
@@ -343,6 +362,56 @@ def test_prior_module_is_shared_and_registered_model_loads_s2mae(tmp_path) -> No
     other.load_prior(tmp_path / "model.safetensors")
     x = torch.rand(1, 3, 8, 8)
     torch.testing.assert_close(other.forward_prior(x), s2mae.forward_features(x))
+
+
+@pytest.mark.parametrize("use_prior", [True, False])
+@pytest.mark.parametrize("size", [(16, 16), (13, 22), (5, 3)])
+def test_u_shaped_reconstructor_any_size(use_prior: bool, size: tuple[int, int]) -> None:
+    torch.manual_seed(0)
+    model = MAEKTSR(
+        num_bands=BANDS,
+        dim=8,
+        depths=(1, 1, 2, 1, 1),
+        levels=3,
+        use_prior=use_prior,
+        prior_args=ENC if use_prior else None,
+    )
+    assert model.stage_levels == [0, 1, 2, 1, 0]
+    widths = [stage[0].pw1.in_channels for stage in model.stages]
+    assert widths == [8, 16, 32, 16, 8]
+    x = torch.rand(2, 3, *size)
+    out = model(x)
+    assert out.shape == (2, BANDS, *size)
+    out.mean().backward()
+    assert all(p.grad is not None for p in model.stages.parameters())
+    with torch.no_grad():
+        assert bool((model.eval()(x) >= 0).all())
+
+
+def test_u_shaped_reconstructor_sees_further() -> None:
+    # A change at one corner reaches the middle of a 24x24 image through the 3-level U
+    # (receptive field 4x wider at the bottom), but not through the flat stack.
+    def reach(**kw) -> float:
+        torch.manual_seed(0)
+        # No squeeze-excitation: its global pooling would let any pixel reach every other.
+        model = MAEKTSR(num_bands=BANDS, dim=8, use_prior=False, se_ratio=0.0, **kw)
+        for p in model.parameters():
+            p.data.add_(0.05 * torch.randn_like(p))
+        x = torch.rand(1, 3, 24, 24)
+        y = x.clone()
+        y[..., :2, :2] += 0.5
+        with torch.no_grad():  # train mode: the raw output, no non-negative projection
+            return float((model(x) - model(y))[..., 12:, 12:].abs().max())
+
+    assert reach(depths=(1, 1), levels=1) == 0.0
+    assert reach(depths=(1, 1, 1, 1, 1), levels=3) > 0.0
+
+
+def test_u_shape_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="needs 5 stages"):
+        MAEKTSR(depths=(1, 1, 1), levels=3, use_prior=False)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        MAEKTSR(depths=(1, 1, 1, 1, 1), levels=3, prior_args={**ENC, "patch_size": 2})
 
 
 def test_isff_modes() -> None:

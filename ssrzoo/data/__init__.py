@@ -1,9 +1,10 @@
-"""Datasets, readers, training patches and synthetic scenes for spectral reconstruction.
+"""Datasets, training patches, transforms and synthetic scenes for spectral reconstruction.
 
 Every dataset follows torchgeo's pattern: ``Dataset(root, split, transforms)``, a ``_verify()``
 that raises :class:`~ssrzoo.exceptions.DatasetNotFoundError` naming the official source and
 the expected tree, and samples as dicts ``{'hsi': (C, H, W), 'wavelengths': (C,), 'rgb':
-(3, H, W), ...}`` of float32 tensors. See ``docs/datasets.md``.
+(3, H, W), ...}`` of float32 tensors. See ``docs/datasets.md``. Each dataset has a file of
+:mod:`ssrzoo.data.datasets`; the file readers live in :mod:`ssrzoo.io` and are re-exported here.
 
 >>> from ssrzoo.data import ICVLStrips, RandomPatches  # doctest: +SKIP
 >>> patches = RandomPatches(ICVLStrips("../shared/data"), patch_size=(8, 64))  # doctest: +SKIP
@@ -11,6 +12,16 @@ the expected tree, and samples as dicts ``{'hsi': (C, H, W), 'wavelengths': (C,)
 torch.Size([3, 8, 64])
 """
 
+from ..io.images import read_rgb
+from ..io.readers import (
+    HyperspectralImage,
+    read_array,
+    read_band_pngs,
+    read_envi,
+    read_mat,
+    read_mat_variable,
+    read_wavelength_sidecar,
+)
 from ._base import SPATIAL_KEYS, HyperspectralDataset, Sample, make_sample
 from .datasets import (
     CAVE,
@@ -21,37 +32,31 @@ from .datasets import (
     KAIST,
     NTIRE2020,
     NTIRE2022,
+    CAVECrops,
     ENVIDataset,
     Harvard,
+    HoustonCrop,
     HyperspectralFolder,
+    ICVLStrips,
     PaviaUniversity,
+    RemoteSensingScenes,
     icvl_normalise,
+    majority_downsample,
     session_split,
 )
 from .device_patches import DevicePatches
 from .patches import RandomPatches
-from .readers import (
-    HyperspectralImage,
-    read_array,
-    read_band_pngs,
-    read_envi,
-    read_mat,
-    read_mat_variable,
-    read_rgb,
-    read_wavelength_sidecar,
-)
-from .shared import CAVECrops, HoustonCrop, ICVLStrips, RemoteSensingScenes, majority_downsample
-from .synthetic import (
+from .scene_geometry import dead_leaves
+from .spectral_libraries import (
     ILLUMINANT_CATEGORIES,
     SpectralLibrary,
     SpectralSet,
-    SyntheticScenes,
     colour_illuminants,
     colour_reflectances,
-    dead_leaves,
     shared_illuminants,
     shared_reflectances,
 )
+from .synthetic import SyntheticScenes
 from .transforms import (
     Compose,
     ResampleBands,

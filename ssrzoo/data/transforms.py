@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..protocols import PROTOCOLS
 from ..spectral import get_response, illuminant_spd, resample, simulate_rgb
 from ._base import SPATIAL_KEYS, Sample
 
@@ -88,30 +89,40 @@ def scale_exposure(sample: Sample, factor: float) -> Sample:
 
 
 def resolve_band_grid(spec: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """Band centres and FWHM (nm) from a model name, a ``BandGrid`` or a list of centres.
+    """Band centres and FWHM (nm) from a protocol, a weight, a config or a list of centres.
 
     Args:
-        spec: a registered model name (``'mae_ktsr.ntire2020'``: its ``pretrained_cfg``
-            wavelengths and FWHM), an object with ``wavelengths`` (and optionally ``fwhm``),
-            or a sequence of band centres in nm.
+        spec: a protocol name (``'ntire2020'``, ``'cave'``, ``'harvard'``, ``'pavia'``: the
+            band grid of :data:`ssrzoo.protocols.PROTOCOLS`, which every weight of that
+            protocol shares); an object with ``wavelengths`` (and optionally ``fwhm``), such
+            as a ``pretrained_cfg`` (``ssrzoo.get_pretrained_cfg('mae_ktsr_pavia')``) or a
+            :class:`~ssrzoo.spectral.BandGrid` or a ``pretrained_cfg``; or a sequence of band
+            centres in nm.
 
     Returns:
         ``(wavelengths (N,), fwhm (N,) or None)``, float64.
+
+    Raises:
+        ValueError: an unknown protocol name, no wavelengths, or centres that do not increase.
     """
     if isinstance(spec, str):
-        from ..models import get_pretrained_cfg
-
-        cfg = get_pretrained_cfg(spec)
-        if not cfg.wavelengths:
+        if spec not in PROTOCOLS:
+            # The data layer does not import the model registry (docs/contributing.md).
             raise ValueError(
-                f"model {spec!r} declares no wavelengths in its pretrained_cfg; pass the band "
-                f"centres in nm instead"
+                f"unknown band grid {spec!r}: name a protocol ({', '.join(sorted(PROTOCOLS))}), "
+                "or pass a weight's grid, e.g. bands=ssrzoo.get_pretrained_cfg(name)"
             )
-        fwhm = None if cfg.fwhm is None else np.asarray(cfg.fwhm, dtype=np.float64)
-        return np.asarray(cfg.wavelengths, dtype=np.float64), fwhm
+        return np.asarray(PROTOCOLS[spec]["wavelengths"], dtype=np.float64), None
     if hasattr(spec, "wavelengths"):
+        wl = np.asarray(spec.wavelengths, np.float64)
+        if wl.size == 0:
+            name = getattr(spec, "name", type(spec).__name__)
+            raise ValueError(
+                f"{name!r} declares no wavelengths (pretrained_cfg.wavelengths); pass the band "
+                "centres in nm instead"
+            )
         fw = getattr(spec, "fwhm", None)
-        return np.asarray(spec.wavelengths, np.float64), None if fw is None else np.asarray(fw)
+        return wl, None if fw is None else np.asarray(fw, dtype=np.float64)
     wl = np.asarray(spec, dtype=np.float64).reshape(-1)
     if wl.size == 0 or np.any(np.diff(wl) <= 0):
         raise ValueError(f"band centres must be increasing nm values, got {wl.tolist()}")

@@ -73,13 +73,6 @@ __all__ = [
 CLASSIFIERS: tuple[str, ...] = ("svm", "rf")
 #: Inputs compared by :func:`compare_inputs`, in table order.
 INPUTS: tuple[str, ...] = ("rgb", "untrained", "reconstructed", "real")
-_INPUT_NAMES = {
-    "rgb": "RGB",
-    "untrained": "reconstructed HSI, random weights (control)",
-    "reconstructed": "reconstructed HSI",
-    "real": "real HSI",
-}
-_CLASSIFIER_NAMES = {"svm": "SVM (RBF)", "rf": "random forest"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -719,38 +712,6 @@ class InputComparison:
                 return row
         have = sorted({(r.input, r.classifier) for r in self.rows})
         raise KeyError(f"no row for input {input!r} with classifier {classifier!r}; have {have}")
-
-    def to_markdown(self) -> str:
-        """The OA / AA / kappa table as Markdown (percentages, kappa x 100)."""
-        lines = [
-            "| classifier | input | features | OA (%) | AA (%) | κ (×100) |",
-            "|---|---|---:|---:|---:|---:|",
-        ]
-        for r in self.rows:
-            lines.append(
-                f"| {_CLASSIFIER_NAMES.get(r.classifier, r.classifier)} | "
-                f"{_INPUT_NAMES.get(r.input, r.input)} | {r.num_features} | {100 * r.oa:.2f} | "
-                f"{100 * r.aa:.2f} | {100 * r.kappa:.2f} |"
-            )
-        return "\n".join(lines)
-
-    def per_class_markdown(self) -> str:
-        """Per-class accuracy (%) of every row, one line per class, with split sizes."""
-        counts = self.split.counts()
-        heads = [
-            f"{_CLASSIFIER_NAMES.get(r.classifier, r.classifier)}, "
-            f"{_INPUT_NAMES.get(r.input, r.input)}"
-            for r in self.rows
-        ]
-        lines = [
-            "| class | train px | test px | " + " | ".join(heads) + " |",
-            "|---:|---:|---:|" + "---:|" * len(heads),
-        ]
-        for c, (n_train, n_test) in counts.items():
-            accs = [r.result.per_class.get(c) for r in self.rows]
-            cells = " | ".join("–" if a is None else f"{100 * a:.1f}" for a in accs)
-            lines.append(f"| {c} | {n_train} | {n_test} | {cells} |")
-        return "\n".join(lines)
 
 
 def _normalise_scale(cube: np.ndarray, normalize: str | float) -> float:

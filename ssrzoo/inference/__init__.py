@@ -4,7 +4,8 @@
   numpy, tensor), convert it to what the weight expects, run the model in overlapping tiles
   (optionally as an 8-way self-ensemble) and return a :class:`SpectralImage`.
 * :func:`save_cube` / :func:`load_cube`: ``.npz``, ``.npy`` (+ JSON), ``.mat`` (v5/v7.3),
-  ``.h5`` and ENVI, always with the wavelengths; writes are atomic.
+  ``.h5`` and ENVI, always with the wavelengths; writes are atomic. The formats, and the
+  photo readers, live in :mod:`ssrzoo.io` and are re-exported here.
 * :func:`plot_bands`, :func:`plot_spectra`, :func:`plot_round_trip`, :func:`plot_error_map`.
 
 See ``docs/inference.md``.
@@ -12,8 +13,9 @@ See ``docs/inference.md``.
 
 from __future__ import annotations
 
-from .cube_io import FORMATS, format_from_path, load_cube, save_cube
-from .image_io import IMAGE_SUFFIXES, collect_images, image_info, load_rgb, to_model_input
+from ..exceptions import InsufficientMemoryError
+from ..io.cubes import FORMATS, format_from_path
+from ..io.images import IMAGE_SUFFIXES, collect_images, image_info, load_rgb, to_model_input
 from .plots import (
     mrae_map,
     plot_bands,
@@ -22,8 +24,8 @@ from .plots import (
     plot_spectra,
     save_figure,
 )
-from .predictor import InsufficientMemoryError, Reconstructor, available_memory, predict
-from .spectral_image import SpectralImage
+from .predictor import Reconstructor, available_memory, predict
+from .spectral_image import SpectralImage, load_cube, save_cube
 from .tiling import TileGrid, tiled_apply
 
 __all__ = [

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cube_io import atomic_files
-from .image_io import to_unit_float
+from .._atomic import atomic_files
+from ..io.images import to_unit_float
 from .spectral_image import SpectralImage
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def _figure(**kwargs: Any) -> Figure:
     return Figure(layout="constrained", **kwargs)
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> Path:
     """Write ``fig`` as PNG to ``path`` via a temporary file (never a partial file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,7 +53,7 @@ def _stride(height: int, width: int, max_side: int) -> int:
     return max(1, -(-max(height, width) // max_side))
 
 
-def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
+def _finish(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
     if path is not None:
         save_figure(fig, path)
     return fig
@@ -76,7 +76,7 @@ def plot_bands(
     ncols: int | None = None,
     cmap: str = "gray",
     max_side: int = 256,
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """A grid of band images, each titled with its centre wavelength in nm.
 
@@ -136,7 +136,7 @@ def plot_spectra(
     regions: Sequence[tuple[int, int, int, int]] = (),
     *,
     max_side: int = 512,
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """Spectra of chosen pixels and regions against wavelength in nm.
 
@@ -194,7 +194,7 @@ def plot_round_trip(
     *,
     rgb: np.ndarray | None = None,
     max_side: int = 768,
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """The input photo beside the sRGB render of the reconstructed cube.
 
@@ -265,7 +265,7 @@ def plot_error_map(
     eps: float = 1e-6,
     vmax: float | None = None,
     max_side: int = 768,
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
 ) -> Figure:
     """Per-pixel MRAE of a reconstruction against ground truth, with its mean.
 

@@ -2,19 +2,21 @@
 
 The pipeline for one image:
 
-1. read the photo (:func:`~ssrzoo.inference.image_io.load_rgb`), checking first, from the
+1. read the photo (:func:`~ssrzoo.io.load_rgb`), checking first, from the
    file header, that the output cube fits in memory;
 2. cut it into overlapping tiles (:mod:`~ssrzoo.inference.tiling`) whose size is chosen
    from the free memory unless given;
 3. per tile: scale to [0, 1], convert to the weight's ``input_encoding`` and
-   ``input_range`` (:func:`~ssrzoo.inference.image_io.to_model_input`), run the model
+   ``input_range`` (:func:`~ssrzoo.io.to_model_input`), run the model
    (optionally as an 8-way flip/transpose self-ensemble), optionally project its spectra
    onto the non-negative ones that reproduce the input RGB, and blend into the cube.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
 import weakref
 from collections.abc import Sequence
@@ -27,10 +29,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from ..exceptions import SsrzooError
-from ..models import PretrainedCfg, create_model
-from ..spectral import project_rgb_consistent
-from .image_io import (
+from ..exceptions import InsufficientMemoryError
+from ..io.images import (
     ImageSource,
     describe_source,
     image_info,
@@ -38,11 +38,12 @@ from .image_io import (
     to_model_input,
     to_unit_float,
 )
+from ..models import PretrainedCfg, create_model
+from ..spectral import project_rgb_consistent
 from .spectral_image import SpectralImage
 from .tiling import TileGrid, tiled_apply
 
 __all__ = [
-    "InsufficientMemoryError",
     "Reconstructor",
     "available_memory",
     "predict",
@@ -56,10 +57,6 @@ CPU_TILE_BUDGET = 256 * 2**20
 """Most bytes an automatic CPU tile may use: tiles past ~500 px run no faster per pixel on a
 CPU, and a small working set keeps a 4000x3000 reconstruction under 3 GB of RAM."""
 _PROBE_SIDE = 64
-
-
-class InsufficientMemoryError(SsrzooError, MemoryError):
-    """The output cube (or one tile) does not fit in the memory available."""
 
 
 def available_memory() -> int | None:
@@ -94,7 +91,7 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
-class _LiveTensorBytes(TorchDispatchMode):
+class _LiveTensorBytes(TorchDispatchMode):  # type: ignore[no-untyped-call]  # torch: untyped
     """Peak bytes of the tensor storages alive at once while the mode is active.
 
     Each op's outputs are counted when created and released when the last Python tensor
@@ -103,7 +100,7 @@ class _LiveTensorBytes(TorchDispatchMode):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # torch: untyped
         self.live: dict[int, list[int]] = {}  # storage pointer -> [bytes, tensors using it]
         self.current = 0
         self.peak = 0
@@ -192,7 +189,7 @@ class Reconstructor:
         model: str | nn.Module,
         *,
         pretrained: bool = True,
-        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_path: str | os.PathLike[str] | None = None,
         device: str | torch.device | None = None,
         tile: int | None = None,
         overlap: int | None = None,
@@ -316,8 +313,8 @@ class Reconstructor:
         )
         xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(self.device)
         if self.ensemble:
-            y = sum(_dihedral(self._run(_dihedral(xt, k)), k, inverse=True) for k in range(8))
-            y = y / 8
+            views = (_dihedral(self._run(_dihedral(xt, k)), k, inverse=True) for k in range(8))
+            y = functools.reduce(operator.add, views) / 8
         else:
             y = self._run(xt)
         cube = y.float().cpu().numpy()
@@ -330,7 +327,7 @@ class Reconstructor:
         return cube
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.model(x)
+        y: torch.Tensor = self.model(x)
         if y.ndim != 4 or y.shape[1] != self.num_bands or y.shape[-2:] != x.shape[-2:]:
             raise RuntimeError(
                 f"model {self.name!r} returned shape {tuple(y.shape)} for input "
@@ -409,13 +406,13 @@ class Reconstructor:
         OOM killer ends the process, instead of failing that one image with a reason.
         """
         if self.device.type == "cuda":
-            free: int | None = self._gpu_free()
+            free = self._gpu_free()
             where = "GPU memory"
         else:
-            free = self._free_memory()
-            if free is None:
+            ram = self._free_memory()
+            if ram is None:
                 return
-            free -= self._fixed_bytes(height, width, 0, cube)
+            free = ram - self._fixed_bytes(height, width, 0, cube)
             where = "memory" + (" beside the output cube" if cube else "")
         tile_h, tile_w = min(tile, height), min(tile, width)
         need = self._tile_bytes_per_pixel() * tile_h * tile_w * batch

@@ -1,4 +1,8 @@
-"""``SpectralImage``: a reconstructed cube together with what its numbers mean."""
+"""``SpectralImage``: a reconstructed cube together with what its numbers mean, and its files.
+
+:func:`save_cube` and :func:`load_cube` store a :class:`SpectralImage` with its units, weight
+metadata and provenance in any format of :mod:`ssrzoo.io.cubes`.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..io.cubes import read_cube, write_cube
+from ..io.readers import HyperspectralImage
 from ..models import PretrainedCfg
+from ..version import __version__
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["SpectralImage"]
+__all__ = ["SpectralImage", "load_cube", "save_cube"]
 
 
+# Not merged with ssrzoo.io.HyperspectralImage (a file's cube, validity mask and header, as
+# read, in the layer below the models): this is a model's output, tied to the weight that made
+# it (a PretrainedCfg) and to the photo it came from, with the pictures and files a user asks
+# of a result. See the comment on HyperspectralImage.
 @dataclass
 class SpectralImage:
     """A hyperspectral cube with its band wavelengths, units and provenance.
@@ -120,17 +131,13 @@ class SpectralImage:
 
         return np.asarray(render_srgb(self.cube, self.wavelengths), dtype=np.float32)
 
-    def save(self, path: str | os.PathLike, format: str | None = None, **kwargs: Any) -> list[Path]:
+    def save(self, path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> list[Path]:
         """Write the cube and its wavelengths; see :func:`ssrzoo.inference.save_cube`."""
-        from .cube_io import save_cube
-
         return save_cube(self, path, format=format, **kwargs)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> SpectralImage:
+    def load(cls, path: str | os.PathLike[str]) -> SpectralImage:
         """Read a file written by :meth:`save`; see :func:`ssrzoo.inference.load_cube`."""
-        from .cube_io import load_cube
-
         return load_cube(path)
 
     def plot_bands(self, **kwargs: Any) -> Figure:
@@ -162,3 +169,70 @@ class SpectralImage:
             f"SpectralImage({self.num_bands} bands {wl[0]:g}-{wl[-1]:g} nm, "
             f"{self.height}x{self.width}, units={self.units!r}, model={self.model!r})"
         )
+
+
+def save_cube(
+    image: SpectralImage,
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    mat_version: str | None = None,
+    compress: bool = False,
+) -> list[Path]:
+    """Write ``image`` with its wavelengths (nm) and metadata.
+
+    The metadata (units, model, source, ``pretrained_cfg``, ``metadata``) is stored as JSON
+    beside the cube; the formats are those of :func:`ssrzoo.io.write_cube`.
+
+    Args:
+        image: the cube to write.
+        path: target file; for ENVI the ``.hdr`` (the data goes to ``<stem>.img``).
+            Missing parent folders are created; existing files are replaced atomically.
+        format: ``'npz'``, ``'npy'``, ``'mat'``, ``'h5'`` or ``'envi'``; default from the
+            suffix of ``path``.
+        mat_version: ``'5'`` or ``'7.3'``; default v5, or v7.3 when the cube is >= 2 GiB.
+        compress: compress where the format allows (npz, mat, h5).
+
+    Returns:
+        The files written, main file first.
+    """
+    cfg = image.pretrained_cfg
+    meta = {
+        "units": image.units,
+        "model": image.model,
+        "source": image.source,
+        "shape_chw": list(image.shape),
+        "created_by": f"ssrzoo {__version__}",
+        "metadata": image.metadata,
+        "pretrained_cfg": None if cfg is None else cfg.to_dict(),
+    }
+    stored = HyperspectralImage(
+        data=image.cube, wavelengths=image.wavelengths, fwhm=image.fwhm, metadata=meta
+    )
+    return write_cube(stored, path, format, mat_version=mat_version, compress=compress)
+
+
+def load_cube(path: str | os.PathLike[str], format: str | None = None) -> SpectralImage:
+    """Read a cube written by :func:`save_cube` (or any file of these formats with wavelengths).
+
+    ``.npy`` files are memory-mapped read-only; the other formats are read into memory.
+    A ``.mat`` needs a ``cube`` variable (``H x W x C``) and ``bands`` (nm), as NTIRE's
+    files have; an ENVI header needs ``wavelength``.
+
+    Raises:
+        FileNotFoundError: the file (or its sidecar/data file) is missing.
+        ValueError: the file is corrupt or holds no wavelengths.
+    """
+    stored = read_cube(path, format)
+    meta = stored.metadata
+    cfg_dict = meta.get("pretrained_cfg")
+    return SpectralImage(
+        cube=stored.data,
+        wavelengths=stored.wavelengths,
+        units=meta.get("units") or "unknown",
+        model=meta.get("model") or "",
+        pretrained_cfg=PretrainedCfg.from_dict(cfg_dict) if cfg_dict else None,
+        source=meta.get("source"),
+        fwhm=stored.fwhm,
+        metadata=dict(meta.get("metadata") or {}),
+    )

@@ -101,7 +101,7 @@ def tiled_apply(
     *,
     out: np.ndarray | None = None,
     batch: int = 1,
-    on_tile: Callable[[int], None] | None = None,
+    on_tile: Callable[[int], object] | None = None,
 ) -> np.ndarray:
     """Apply ``fn`` to overlapping tiles of ``image`` and blend the results.
 

@@ -6,11 +6,12 @@ Importing this package registers every family; each lives in one file of this fo
 # Model families: importing a family's module registers its models (one file per family).
 from . import (  # noqa: F401
     awan,
-    classical,
+    colour_recovery,
     hrnet,
     hscnn_plus,
     mae_ktsr,
     mst_plus_plus,
+    regression,
 )
 from ._builder import build_model_with_cfg, count_params, load_pretrained, resolve_pretrained_cfg
 from ._factory import create_model, parse_model_name

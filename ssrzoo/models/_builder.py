@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import numbers
+import os
 import reprlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -68,7 +69,7 @@ def build_model_with_cfg(
     *,
     pretrained_cfg: PretrainedCfg | None = None,
     pretrained_cfg_overlay: Mapping[str, Any] | None = None,
-    checkpoint_path: str | Path | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
     cache_dir: str | Path | None = None,
     **kwargs: Any,
 ) -> M:
@@ -133,7 +134,7 @@ def load_pretrained(
     model: nn.Module,
     pretrained_cfg: PretrainedCfg | None = None,
     *,
-    checkpoint_path: str | Path | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
     cache_dir: str | Path | None = None,
     strict: bool = True,
 ) -> tuple[list[str], list[str]]:

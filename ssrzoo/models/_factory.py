@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,7 +32,7 @@ def create_model(
     pretrained: bool = False,
     *,
     pretrained_cfg_overlay: dict[str, Any] | None = None,
-    checkpoint_path: str | Path | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
     cache_dir: str | Path | None = None,
     **model_kwargs: Any,
 ) -> nn.Module:
@@ -97,7 +98,7 @@ def _create_from_folder(
     scheme: str,
     location: str,
     overlay: dict[str, Any] | None,
-    checkpoint_path: str | Path | None,
+    checkpoint_path: str | os.PathLike[str] | None,
     cache_dir: str | Path | None,
     model_kwargs: dict[str, Any],
 ) -> nn.Module:

@@ -27,9 +27,9 @@ from huggingface_hub.errors import (
 )
 from safetensors.torch import save_file
 
-from .. import __version__
 from .._atomic import atomic_write
 from ..exceptions import CheckpointError, WeightsNotFoundError
+from ..version import __version__
 from ._helpers import file_sha256, verify_sha256
 from ._pretrained import PretrainedCfg, json_ready
 

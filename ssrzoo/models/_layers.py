@@ -7,6 +7,8 @@ that, the input check and the non-negative output projection in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -96,7 +98,7 @@ def pad_to_multiple(
     return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
 
 
-def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def crop_to(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Crop ``(..., H', W')`` to its top-left ``size``: the inverse of :func:`pad_to_multiple`."""
     h, w = size
     return x[..., :h, :w]

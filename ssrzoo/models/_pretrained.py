@@ -129,7 +129,8 @@ class PretrainedCfg:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (tuples become lists)."""
-        return json_ready(dataclasses.asdict(self))
+        data: dict[str, Any] = json_ready(dataclasses.asdict(self))
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PretrainedCfg:

@@ -11,11 +11,14 @@ import difflib
 import fnmatch
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import UnknownModelError
 from ._hub import with_bundled_metadata
 from ._pretrained import DefaultCfg, PretrainedCfg
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = [
     "get_arch_name",
@@ -32,13 +35,13 @@ __all__ = [
     "split_model_name_tag",
 ]
 
-_model_entrypoints: dict[str, Callable[..., Any]] = {}
+_model_entrypoints: dict[str, Callable[..., nn.Module]] = {}
 _model_to_module: dict[str, str] = {}
 _model_default_cfgs: dict[str, DefaultCfg] = {}
 _pretrained_cfgs: dict[str, PretrainedCfg] = {}  # 'arch.tag' -> cfg
 _aliases: dict[str, str] = {}  # alias -> 'arch.tag' or 'arch'
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound="Callable[..., nn.Module]")
 
 
 def split_model_name_tag(name: str) -> tuple[str, str]:
@@ -146,7 +149,7 @@ def is_model(name: str) -> bool:
     return True
 
 
-def get_model_entrypoint(name: str) -> Callable[..., Any]:
+def get_model_entrypoint(name: str) -> Callable[..., nn.Module]:
     """The registered function that builds ``name``'s architecture."""
     return _model_entrypoints[resolve_model_name(name)[0]]
 

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..protocols import protocol_fields
 from ._builder import build_model_with_cfg
 from ._layers import NonNegativeOutput, check_rgb_input, crop_to
 from ._pretrained import PretrainedCfg, generate_default_cfgs
-from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
 
 __all__ = ["AWAN", "AdaptiveWeightedChannelAttention", "DualResidualAttentionBlock"]
@@ -134,8 +134,22 @@ class SecondOrderNonLocal(nn.Module):
         theta = self.theta(x).flatten(2).transpose(1, 2).contiguous()[:, None]
         value = self.g(x).flatten(2).transpose(1, 2).contiguous()[:, None]
         query = theta - theta.mean(dim=-1, keepdim=True)
+        pad = _sdpa_head_padding(self.inner, x.device)
+        if pad:  # zero channels change no dot product and give zero output channels
+            query, theta, value = (F.pad(t, (0, pad)) for t in (query, theta, value))
         y = F.scaled_dot_product_attention(query, theta, value, scale=1.0 / self.inner)
+        y = y[..., : self.inner]
         return x + self.out(y[:, 0].transpose(1, 2).reshape(b, self.inner, h, w))
+
+
+def _sdpa_head_padding(dim: int, device: torch.device) -> int:
+    """Zero channels to append so CUDA's fused attention kernels accept a head of ``dim``.
+
+    CUDA's flash and memory-efficient kernels need the head size to be a multiple of 8;
+    AWAN's is 25 (200 // 8), so float32 fell back to the explicit ``HW x HW`` matrix: 36 GiB
+    for one 512x512 image on an H200. The CPU kernel takes any size, so nothing is added there.
+    """
+    return (-dim) % 8 if device.type == "cuda" else 0
 
 
 class PatchSecondOrderNonLocal(nn.Module):

@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..protocols import protocol_fields
 from ._builder import build_model_with_cfg
 from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
 from ._pretrained import PretrainedCfg, generate_default_cfgs
-from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
 
 __all__ = ["HRNet", "ResidualDenseBlock", "ResidualGlobalBlock"]
@@ -130,6 +130,8 @@ class RegressionLevel(nn.Module):
     def forward(self, x: torch.Tensor, coarse: torch.Tensor | None = None) -> torch.Tensor:
         x = self.embed(x)
         if self.fuse is not None:
+            if coarse is None:
+                raise ValueError("this level fuses the coarser level's output; pass coarse=")
             x = self.fuse(torch.cat([x, coarse], dim=1))
         return self.out(self.body(x))
 
@@ -182,13 +184,16 @@ class HRNet(NonNegativeOutput, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W)`` in [0, 1] -> ``(B, num_bands, H, W)``, ``>= 0`` in eval."""
-        x = check_rgb_input(x, self.in_chans, dtype=self.levels[0].embed[0].weight.dtype)
+        # nn.ModuleList and nn.Sequential items are typed as bare modules.
+        dtype = self.levels[0].embed[0].weight.dtype  # type: ignore[index,union-attr]
+        x = check_rgb_input(x, self.in_chans, dtype=dtype)
         x, size = pad_to_multiple(x, self.pad_multiple)
         coarse = None
         for k in reversed(range(self.num_levels)):
             inp = F.pixel_unshuffle(x, 2**k) if k else x
             out = self.levels[k](inp, coarse)
             coarse = F.pixel_shuffle(out, 2) if k else out
+        assert coarse is not None  # num_levels >= 1
         return self.project_output(crop_to(coarse, size))
 
 

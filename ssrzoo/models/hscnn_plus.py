@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..protocols import protocol_fields
 from ._builder import build_model_with_cfg
 from ._layers import NonNegativeOutput, check_rgb_input
 from ._pretrained import PretrainedCfg, generate_default_cfgs
-from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
 
 __all__ = ["DenseFusionBlock", "HSCNNPlus"]
@@ -52,7 +52,9 @@ class TwoPathFusion(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_chans, H, W)`` -> ``(B, 2 * (wide + narrow), H, W)``."""
         feats = []
-        for conv3, conv1 in self.paths:
+        for path in self.paths:
+            assert isinstance(path, nn.ModuleList)  # for mypy: a pair of convolutions
+            conv3, conv1 = path
             first = self.act(conv3(x))
             feats += [first, self.act(conv1(first))]
         # Channel order: path 1 (3x3, 1x1), path 2 (3x3, 1x1), as in the reference code.

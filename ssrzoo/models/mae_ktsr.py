@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -39,11 +39,11 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ..exceptions import CheckpointError
+from ..protocols import protocol_fields
 from ._builder import build_model_with_cfg
 from ._helpers import load_state_dict
 from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
 from ._pretrained import PretrainedCfg, generate_default_cfgs
-from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
 
 __all__ = ["ISFF", "MAEKTSR", "S2MAE", "ResBlock", "S2MAEEncoder", "S2MAEOutput"]
@@ -177,7 +177,8 @@ class S2MAEEncoder(nn.Module):
         self.apply(_init_vit_weights)
         for conv in (self.rgb_embed, self.cube_embed):  # as MAE: xavier on the flat kernel
             nn.init.xavier_uniform_(conv.weight.view(embed_dim, -1))
-            nn.init.zeros_(conv.bias)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
         trunc_normal_(self.band_mask_embed, std=0.02)
 
     def grid_size(self, height: int, width: int) -> tuple[int, int]:
@@ -226,6 +227,7 @@ class S2MAEEncoder(nn.Module):
         tokens = self.rgb_embed(rgb)
         if cube is None:
             # Every band hidden: the cube patch is all zeros and every mask embedding is on.
+            assert self.cube_embed.bias is not None  # built with bias=True
             hidden = self.cube_embed.bias + self.band_mask_embed.sum(0)
             return tokens + hidden[None, :, None, None]
         cube, _ = pad_to_multiple(cube, p)
@@ -393,7 +395,8 @@ class S2MAE(NonNegativeOutput, nn.Module):
             module.apply(_init_vit_weights)
         self.decoder_pred.apply(_init_vit_weights)
         nn.init.xavier_uniform_(self.decoder_rgb_embed.weight.view(decoder_dim, -1))
-        nn.init.zeros_(self.decoder_rgb_embed.bias)
+        if self.decoder_rgb_embed.bias is not None:
+            nn.init.zeros_(self.decoder_rgb_embed.bias)
         trunc_normal_(self.mask_token, std=0.02)
 
     def no_weight_decay(self) -> set[str]:
@@ -671,6 +674,7 @@ class ResBlock(nn.Module):
             w2 = w2 * se.gate(se.fc2(se.act(se.bn(se.fc1(pooled))))).view(b, 1, hidden)
         flat = rows.view(b, h * w, c)
         flat.baddbmm_(scratch.view(b, h * w, hidden), w2.expand(b, c, hidden).transpose(1, 2))
+        assert self.pw2.bias is not None  # built with bias=True
         flat.add_(self.pw2.bias)
 
 
@@ -704,6 +708,17 @@ class ISFF(nn.Module):
         self.proj = nn.Conv2d(prior_dim, dim, 1)
         self.refine = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
         self.mix = nn.Conv2d(2 * dim, dim, 1) if mode != "add" else None
+        # Zero-initialised injection (as ControlNet's zero convolutions): at initialisation the
+        # module returns x, so MAE-KTSR starts as its no-prior ablation and the prior enters
+        # only as far as training finds it useful. Random init perturbed the CNN stream with
+        # prior features from the first step (GPU search, docs/results/prior_ablation.md).
+        nn.init.zeros_(self.refine.weight)
+        if self.refine.bias is not None:
+            nn.init.zeros_(self.refine.bias)
+        if mode == "concat" and self.mix is not None:
+            nn.init.zeros_(self.mix.weight)
+            if self.mix.bias is not None:
+                nn.init.zeros_(self.mix.bias)
 
     def forward(self, x: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
         """``x (B, dim, H, W)``, ``prior (B, prior_dim, gh, gw)`` -> ``(B, dim, H, W)``."""
@@ -747,6 +762,7 @@ class ISFF(nn.Module):
                 continue
             w_feat, w_prior = self.mix.weight.view(c, 2 * c).split(c, dim=1)
             prior = prior.reshape(-1, c)
+            assert self.mix.bias is not None  # built with bias=True
             mixed = torch.addmm(self.mix.bias, feat.reshape(-1, c), w_feat.t())
             mixed.addmm_(prior, w_prior.t())
             if self.mode == "gated":
@@ -760,13 +776,26 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
     ``shallow 3x3 conv -> [ISFF(prior) -> ResBlocks] x stages -> + shallow -> 3x3 conv``,
     plus a global residual: a learned linear RGB -> spectrum projection (1x1 conv). The
     S²-MAE encoder runs in RGB-only mode on the same input and gives the prior at ``1/p``
-    resolution. Any ``H, W``: convolutions need no padding and the prior is cropped.
+    resolution.
+
+    With ``levels=1`` every stage runs at full resolution (``mae_ktsr``: 52 k parameters,
+    a receptive field of about 17 pixels). With ``levels=L > 1`` the stages form a U:
+    ``depths`` holds ``2L - 1`` stages, stage ``i`` runs at ``1 / 2**l`` resolution with
+    ``dim * 2**l`` channels (``l = min(i, 2L - 2 - i)``), a 2x2 stride-2 convolution goes down
+    a level, a 1x1 convolution + pixel shuffle goes up, and the way up adds the features of
+    the same level on the way down. A block at level ``l`` costs about what a full-resolution
+    block costs, with ``2**l`` times the channels and a receptive field ``2**l`` times larger
+    (``mae_ktsr_unet``). Every stage has its ISFF module, which upsamples the prior by
+    ``p / 2**l``. Any ``H, W``: the input is padded to a multiple of ``2**(L-1)`` and the
+    output cropped back.
 
     Args:
         in_chans: input channels (3 for RGB).
         num_bands: output bands.
         dim: CNN channels.
-        depths: residual blocks per stage; one ISFF module per stage.
+        depths: residual blocks per stage; one ISFF module per stage. With ``levels > 1``:
+            ``2 * levels - 1`` stages, down then up.
+        levels: resolution levels of the U (1: every stage at full resolution).
         expansion: hidden width of the residual blocks.
         se_ratio: squeeze-excitation reduction of the residual blocks.
         fusion: ISFF mode, ``"gated"``, ``"concat"`` or ``"add"``.
@@ -794,15 +823,38 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
         prior: S2MAE | S2MAEEncoder | None = None,
         prior_args: Mapping[str, Any] | None = None,
         freeze_prior: bool = True,
+        levels: int = 1,
     ) -> None:
         super().__init__()
+        if levels < 1 or (levels > 1 and len(depths) != 2 * levels - 1):
+            raise ValueError(
+                f"levels={levels} needs {2 * levels - 1} stages in depths (down, bottom, up), "
+                f"got {len(depths)}: {list(depths)}"
+            )
         self.in_chans = in_chans
         self.num_bands = num_bands
         self.use_prior = use_prior
+        self.levels = levels
+        #: resolution level of each stage: 0 = full, l = 1 / 2**l
+        self.stage_levels = [min(i, len(depths) - 1 - i) for i in range(len(depths))]
+        if levels == 1:
+            self.stage_levels = [0] * len(depths)
+        widths = [dim * 2**level for level in self.stage_levels]
         self.shallow = nn.Conv2d(in_chans, dim, 3, padding=1)
         self.stages = nn.ModuleList(
-            nn.Sequential(*(ResBlock(dim, expansion, se_ratio) for _ in range(depth)))
-            for depth in depths
+            nn.Sequential(*(ResBlock(width, expansion, se_ratio) for _ in range(depth)))
+            for width, depth in zip(widths, depths, strict=True)
+        )
+        # downs[l]: level l -> l + 1; ups[l]: level l + 1 -> l.
+        self.downs = nn.ModuleList(
+            nn.Conv2d(dim * 2**level, dim * 2 ** (level + 1), 2, stride=2)
+            for level in range(levels - 1)
+        )
+        self.ups = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(dim * 2 ** (level + 1), dim * 2**level * 4, 1), nn.PixelShuffle(2)
+            )
+            for level in range(levels - 1)
         )
         self.head = nn.Conv2d(dim, num_bands, 3, padding=1)
         self.rgb_to_spectrum = nn.Conv2d(in_chans, num_bands, 1)
@@ -825,9 +877,16 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
                 f"prior takes {prior.in_chans} input channels, the model {in_chans}; "
                 "use a prior pretrained on the same camera channels"
             )
+        scale = 2 ** (levels - 1)
+        if prior.patch_size % scale:
+            raise ValueError(
+                f"levels={levels} needs a prior patch size divisible by {scale} (the prior is "
+                f"upsampled by patch_size / 2**level), got {prior.patch_size}"
+            )
         self.prior = prior
         self.fusions = nn.ModuleList(
-            ISFF(dim, prior.embed_dim, prior.patch_size, fusion) for _ in depths
+            ISFF(width, prior.embed_dim, prior.patch_size // 2**level, fusion)
+            for width, level in zip(widths, self.stage_levels, strict=True)
         )
         self.set_prior_trainable(not freeze_prior)
 
@@ -846,7 +905,7 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
     def train(self, mode: bool = True) -> MAEKTSR:
         """As ``nn.Module.train``, but a frozen prior stays in eval mode."""
         super().train(mode)
-        if self.prior_frozen:
+        if self.prior_frozen and self.prior is not None:
             self.prior.eval()
         return self
 
@@ -941,16 +1000,27 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
         """
         check_rgb_input(x, self.in_chans)
         x = x.to(self.head.weight.dtype)
-        if _strip_path_applies(x):
+        if self.levels == 1 and _strip_path_applies(x):
             return self._forward_strips(x)
+        size: Sequence[int] = x.shape[-2:]
+        if self.levels > 1:
+            x, size = pad_to_multiple(x, 2 ** (self.levels - 1))
         prior = self.forward_prior(x) if self.prior is not None else None
         shallow = self.shallow(x)
-        feat = shallow
+        feat, skips, level = shallow, [], 0
         for i, stage in enumerate(self.stages):
+            target = self.stage_levels[i]
+            if target > level:
+                skips.append(feat)
+                feat = self.downs[level](feat)
+            elif target < level:
+                feat = self.ups[target](feat) + skips.pop()
+            level = target
             if self.fusions is not None:
                 feat = self.fusions[i](feat, prior)
             feat = stage(feat)
-        return self.project_output(self.head(feat + shallow) + self.rgb_to_spectrum(x))
+        out = self.head(feat + shallow) + self.rgb_to_spectrum(x)
+        return self.project_output(crop_to(out, size))
 
     def _forward_strips(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on a CPU without autograd: the same arithmetic in strips of rows.
@@ -960,8 +1030,11 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
         b, _, h, w = x.shape
         shallow = self.shallow(x.contiguous(memory_format=torch.channels_last))
         dim = shallow.shape[1]
+        # nn.ModuleList and nn.Sequential items are typed as bare modules: name their types.
+        stages = cast("list[list[ResBlock]]", [list(stage.children()) for stage in self.stages])
+        fusions = None if self.fusions is None else cast("list[ISFF]", list(self.fusions))
         # Every block has the same hidden width (dim * expansion), so they share one scratch.
-        hidden = next((blk.pw1.out_channels for stage in self.stages for blk in stage), 0)
+        hidden = next((blk.pw1.out_channels for stage in stages for blk in stage), 0)
         strips = _strips(b, h, w, max(dim, hidden))
         scratch = shallow.new_empty(b, h, w, hidden)
         feat = shallow.clone() if self.fusions is None else torch.empty_like(shallow)
@@ -973,9 +1046,9 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
                 size, dtype=x.dtype, device=x.device, memory_format=torch.channels_last
             )
         src = shallow
-        for i, stage in enumerate(self.stages):
-            if self.fusions is not None:
-                self.fusions[i]._forward_strips(src, tokens, grid, feat, upsampled, strips)
+        for i, stage in enumerate(stages):
+            if fusions is not None:
+                fusions[i]._forward_strips(src, tokens, grid, feat, upsampled, strips)
                 src = feat
             for block in stage:
                 block._forward_strips_(feat, scratch, strips)
@@ -1015,69 +1088,90 @@ def _cfg(**kwargs: Any) -> PretrainedCfg:
     )
 
 
-_TAGS = ("ntire2020", "cave", "harvard", "pavia")
-# Weights bundled in ssrzoo/weights/<name>/ (their config.json holds the measured metadata).
-_PUBLISHED: dict[str, dict[str, Any]] = {
-    "mae_ktsr.ntire2020": dict(
-        sha256="9707999930ef57fadd729d4a70fec7583adf7f5e77822f854da5a431ec284769", bundled=True
-    ),
-    "s2mae.ntire2020": dict(
-        sha256="45a41a4bd8cc67f10614d0229dcb615b932f5df33dad7ab64b928da8599ddc09", bundled=True
-    ),
-    "mae_ktsr.cave": dict(
-        notes="no published weight: the earlier weight (ICVL strips + CAVE crops) scored MRAE "
-        "0.314 on the cave-256-v1 validation scenes, worse than the closed-form "
-        "root_poly3.cave, and was withdrawn; a GPU run of recipes/mae_ktsr_cave.yaml (prior "
-        "fine-tuned, 2388 of 2500 steps) reached 0.193, no better, so nothing replaces it yet "
-        "(docs/results/leaderboard_cave.md)"
-    ),
-    "mae_ktsr.harvard": dict(
-        sha256="44cb7f91611d2c3a6edc7aae6fe7ef9553086f1e3d06bef3de33315e7d5084bf", bundled=True
-    ),
-    "mae_ktsr.pavia": dict(
-        sha256="f9b198ed891ea008d91fa5c829d376e3599bb75d70a3d443db52c50aff3c56b7", bundled=True
-    ),
-    "mae_ktsr_noprior.ntire2020": dict(
-        sha256="dd27a675ec265ca0d023a4a6946e26e21e00b9fd48858f147e559102afca06c3", bundled=True
-    ),
-    "mae_ktsr_noprior.cave": dict(
-        sha256="f8b4d803a1e8cd6710863c1157db336682a2574d20e09489f72d26872274d3e8", bundled=True
-    ),
-}
-
+# One entry per weight, written out as timm's model files do, so `grep` finds every name.
+# Bundled weights live in ssrzoo/weights/<arch>.<tag>/ (config.json holds the measured card).
 default_cfgs = generate_default_cfgs(
     {
-        **{
-            f"mae_ktsr.{tag}": _cfg(
-                hf_hub_id=f"ssrzoo/mae_ktsr_{tag.removesuffix('2020')}",
-                **protocol_fields(tag),
-                **_PUBLISHED.get(f"mae_ktsr.{tag}", {}),
-            )
-            for tag in _TAGS
-        },
-        **{
-            f"s2mae.{tag}": _cfg(
-                hf_hub_id=f"ssrzoo/s2mae_{tag.removesuffix('2020')}",
-                notes="stage-1 S²-MAE prior of MAE-KTSR; forward(rgb) is its RGB-only "
-                "reconstruction, MAEKTSR.load_prior takes its weights",
-                **protocol_fields(tag),
-                **_PUBLISHED.get(f"s2mae.{tag}", {}),
-            )
-            for tag in _TAGS
-        },
+        "mae_ktsr.ntire2020": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_ntire",
+            sha256="e9aa5c7270da2006ac491c8b7a2863155d9d8ed4e65e0c1efd90c0f9b1f8121e",
+            bundled=True,
+            **protocol_fields("ntire2020"),
+        ),
+        "mae_ktsr.cave": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_cave",
+            sha256="9b016373bc2895910ef4f46de93e938b2781b6dda9e9409c9bc198564decea9c",
+            bundled=True,
+            **protocol_fields("cave"),
+        ),
+        "mae_ktsr.harvard": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_harvard",
+            sha256="44cb7f91611d2c3a6edc7aae6fe7ef9553086f1e3d06bef3de33315e7d5084bf",
+            bundled=True,
+            **protocol_fields("harvard"),
+        ),
+        "mae_ktsr.pavia": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_pavia",
+            sha256="f9b198ed891ea008d91fa5c829d376e3599bb75d70a3d443db52c50aff3c56b7",
+            bundled=True,
+            **protocol_fields("pavia"),
+        ),
+        "s2mae.ntire2020": _cfg(
+            hf_hub_id="ssrzoo/s2mae_ntire",
+            notes="stage-1 S²-MAE prior of MAE-KTSR; forward(rgb) is its RGB-only "
+            "reconstruction, MAEKTSR.load_prior takes its weights",
+            sha256="45a41a4bd8cc67f10614d0229dcb615b932f5df33dad7ab64b928da8599ddc09",
+            bundled=True,
+            **protocol_fields("ntire2020"),
+        ),
+        "s2mae.cave": _cfg(
+            hf_hub_id="ssrzoo/s2mae_cave",
+            notes="stage-1 S²-MAE prior of MAE-KTSR; forward(rgb) is its RGB-only "
+            "reconstruction, MAEKTSR.load_prior takes its weights",
+            sha256="f9255310a2b9002a9cd8fa90771f2ec24e8a55b290addcceed01fd65664aba23",
+            bundled=True,
+            **protocol_fields("cave"),
+        ),
+        "s2mae.harvard": _cfg(
+            hf_hub_id="ssrzoo/s2mae_harvard",
+            notes="stage-1 S²-MAE prior of MAE-KTSR; forward(rgb) is its RGB-only "
+            "reconstruction, MAEKTSR.load_prior takes its weights",
+            **protocol_fields("harvard"),
+        ),
+        "s2mae.pavia": _cfg(
+            hf_hub_id="ssrzoo/s2mae_pavia",
+            notes="stage-1 S²-MAE prior of MAE-KTSR; forward(rgb) is its RGB-only "
+            "reconstruction, MAEKTSR.load_prior takes its weights",
+            **protocol_fields("pavia"),
+        ),
         "mae_ktsr_noprior.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_noprior_ntire",
             notes="the prior ablation of mae_ktsr.ntire2020: the same reconstructor, data and "
             "schedule, without the S²-MAE prior and its ISFF fusion",
+            sha256="dd27a675ec265ca0d023a4a6946e26e21e00b9fd48858f147e559102afca06c3",
+            bundled=True,
             **protocol_fields("ntire2020"),
-            **_PUBLISHED.get("mae_ktsr_noprior.ntire2020", {}),
         ),
         "mae_ktsr_noprior.cave": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_noprior_cave",
             notes="the prior ablation of mae_ktsr.cave: the same reconstructor, data and "
             "schedule, without the S²-MAE prior and its ISFF fusion",
+            sha256="f8b4d803a1e8cd6710863c1157db336682a2574d20e09489f72d26872274d3e8",
+            bundled=True,
             **protocol_fields("cave"),
-            **_PUBLISHED.get("mae_ktsr_noprior.cave", {}),
+        ),
+        "mae_ktsr_unet.cave": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_unet_cave",
+            notes="no published weight: in the GPU prior search (docs/results/prior_search.md) the "
+            "U-shaped reconstructor scored MRAE 0.161 with a frozen prior (3672 steps) and 0.159 "
+            "without (4000 steps), no better than the flat mae_ktsr.cave / mae_ktsr_noprior.cave",
+            **protocol_fields("cave"),
+        ),
+        "mae_ktsr_unet_noprior.cave": _cfg(
+            hf_hub_id="ssrzoo/mae_ktsr_unet_noprior_cave",
+            notes="no published weight: 0.159 MRAE after 4000 steps in the GPU prior search "
+            "(docs/results/prior_search.md), behind the flat mae_ktsr_noprior.cave (0.151)",
+            **protocol_fields("cave"),
         ),
     }
 )
@@ -1101,14 +1195,37 @@ def mae_ktsr_noprior(pretrained: bool = False, **kwargs: Any) -> MAEKTSR:
     return _create_mae_ktsr("mae_ktsr_noprior", pretrained, **{"use_prior": False, **kwargs})
 
 
+#: The U-shaped reconstructor of ``mae_ktsr_unet``: 3 levels (32, 64, 128 channels).
+_UNET_ARGS: dict[str, Any] = {"dim": 32, "depths": (1, 2, 4, 2, 1), "levels": 3}
+
+
+@register_model
+def mae_ktsr_unet(pretrained: bool = False, **kwargs: Any) -> MAEKTSR:
+    """MAE-KTSR with a 3-level U-shaped reconstructor: more context at the same cost per block."""
+    return _create_mae_ktsr("mae_ktsr_unet", pretrained, **{**_UNET_ARGS, **kwargs})
+
+
+@register_model
+def mae_ktsr_unet_noprior(pretrained: bool = False, **kwargs: Any) -> MAEKTSR:
+    """``mae_ktsr_unet``'s reconstructor alone (``use_prior=False``): its prior ablation."""
+    return _create_mae_ktsr(
+        "mae_ktsr_unet_noprior", pretrained, **{**_UNET_ARGS, "use_prior": False, **kwargs}
+    )
+
+
 register_model_aliases(
     {
-        **{
-            f"{arch}_{tag.removesuffix('2020')}": f"{arch}.{tag}"
-            for arch in ("mae_ktsr", "s2mae")
-            for tag in _TAGS
-        },
+        "mae_ktsr_ntire": "mae_ktsr.ntire2020",
+        "mae_ktsr_cave": "mae_ktsr.cave",
+        "mae_ktsr_harvard": "mae_ktsr.harvard",
+        "mae_ktsr_pavia": "mae_ktsr.pavia",
+        "s2mae_ntire": "s2mae.ntire2020",
+        "s2mae_cave": "s2mae.cave",
+        "s2mae_harvard": "s2mae.harvard",
+        "s2mae_pavia": "s2mae.pavia",
         "mae_ktsr_noprior_ntire": "mae_ktsr_noprior.ntire2020",
         "mae_ktsr_noprior_cave": "mae_ktsr_noprior.cave",
+        "mae_ktsr_unet_cave": "mae_ktsr_unet.cave",
+        "mae_ktsr_unet_noprior_cave": "mae_ktsr_unet_noprior.cave",
     }
 )

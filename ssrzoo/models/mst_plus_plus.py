@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from torch import nn
 
+from ..protocols import protocol_fields
 from ._builder import build_model_with_cfg
 from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
 from ._pretrained import PretrainedCfg, generate_default_cfgs
-from ._protocols import protocol_fields
 from ._registry import register_model, register_model_aliases
 
 __all__ = ["MSTPlusPlus", "SingleStageSpectralTransformer", "SpectralMSA"]

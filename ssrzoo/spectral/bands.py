@@ -202,7 +202,8 @@ def resampling_matrix(
             f"target bands at {bad.tolist()} nm are too narrow for the source sampling (no source "
             f"sample within their Gaussian); use method='linear' or a larger fwhm"
         )
-    return mat / sums
+    weights: np.ndarray = mat / sums
+    return weights
 
 
 def resample(

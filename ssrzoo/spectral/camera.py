@@ -99,4 +99,5 @@ def srgb_to_camera_matrix(
     weights[-1] = _WHITE_WEIGHT
     w = np.sqrt(weights)[:, None]
     solution, *_ = np.linalg.lstsq(srgb * w, camera * w, rcond=None)
-    return solution.T
+    matrix: np.ndarray = solution.T
+    return matrix

@@ -180,4 +180,5 @@ def _newton(
 def _dual(z: np.ndarray, lam: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dual objective per row, from ``z = s + lam @ m``."""
     zp = np.maximum(z, 0.0)
-    return 0.5 * np.einsum("nc,nc->n", zp, zp) - np.einsum("nk,nk->n", lam, b)
+    dual: np.ndarray = 0.5 * np.einsum("nc,nc->n", zp, zp) - np.einsum("nk,nk->n", lam, b)
+    return dual

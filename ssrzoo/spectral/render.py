@@ -48,7 +48,8 @@ def xyz_from_cube(
     mat = get_response(cmf).matrix(wl, outside="zero")
     if illuminant is not None:
         mat = mat * illuminant_spd(illuminant, wl)[None, :]
-    return np.einsum("kc,bchw->bkhw", mat, batch.data)
+    out: np.ndarray = np.einsum("kc,bchw->bkhw", mat, batch.data)
+    return out
 
 
 def _white(
@@ -58,7 +59,8 @@ def _white(
         if white_balance == "none":
             return None
         if white_balance == "gray_world":
-            return xyz.reshape(3, -1).mean(axis=1)
+            mean: np.ndarray = xyz.reshape(3, -1).mean(axis=1)
+            return mean
         if white_balance == "illuminant":
             if illuminant is None:
                 raise ValueError(
@@ -66,7 +68,8 @@ def _white(
                     "values) or use white_balance='gray_world'"
                 )
             mat = get_response(cmf).matrix(wl, outside="zero")
-            return mat @ illuminant_spd(illuminant, wl)
+            white: np.ndarray = mat @ illuminant_spd(illuminant, wl)
+            return white
         raise ValueError(
             f"unknown white_balance {white_balance!r}; use 'gray_world', 'illuminant', 'none' "
             f"or the scene white as 3 XYZ values"

@@ -22,6 +22,7 @@ import difflib
 import fnmatch
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -346,7 +347,7 @@ def _register_builtin() -> None:
     for name, key in cmfs.items():
         register_response(
             name,
-            lambda k=key, n=name: _colour_msds("MSDS_CMFS", k, n, ("x_bar", "y_bar", "z_bar")),
+            partial(_colour_msds, "MSDS_CMFS", key, name, ("x_bar", "y_bar", "z_bar")),
             f"{key} colour matching functions (colour-science)",
         )
     # Camera keys are listed here rather than read from colour at import time, so importing
@@ -355,7 +356,7 @@ def _register_builtin() -> None:
         name = _slug(key)
         register_response(
             name,
-            lambda k=key, n=name: _colour_msds("MSDS_CAMERA_SENSITIVITIES", k, n, ("R", "G", "B")),
+            partial(_colour_msds, "MSDS_CAMERA_SENSITIVITIES", key, name, ("R", "G", "B")),
             f"{key} camera sensitivities (colour-science)",
         )
 
@@ -485,7 +486,8 @@ def _loadmat(path: Path) -> dict[str, Any]:
     import scipy.io
 
     try:
-        return scipy.io.loadmat(str(path))
+        data: dict[str, Any] = scipy.io.loadmat(str(path))
+        return data
     except NotImplementedError:  # MATLAB v7.3 files are HDF5
         import h5py
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import io
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,8 @@ def illuminant_spd(illuminant: Any, wavelengths: Any) -> np.ndarray:
                 f"illuminant {illuminant!r} is tabulated over {src[0]:g}-{src[-1]:g} nm, the "
                 f"bands span {wl[0]:g}-{wl[-1]:g} nm; pass one value per band instead"
             )
-        return np.interp(wl, src, np.asarray(sd.values, dtype=np.float64))
+        spd: np.ndarray = np.interp(wl, src, np.asarray(sd.values, dtype=np.float64))
+        return spd
     spd = np.asarray(illuminant, dtype=np.float64)
     if spd.shape != wl.shape:
         raise ValueError(
@@ -174,7 +176,8 @@ def _jpeg(rgb8: np.ndarray, quality: int) -> np.ndarray:
     )
     buf.seek(0)
     with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB")).transpose(2, 0, 1)
+        decoded: np.ndarray = np.asarray(im.convert("RGB")).transpose(2, 0, 1)
+        return decoded
 
 
 def simulate_realistic(
@@ -269,7 +272,10 @@ def simulate_realistic(
     return out
 
 
-_PIPELINES = {"clean": simulate_clean, "realistic": simulate_realistic}
+_PIPELINES: dict[str, Callable[..., Any]] = {
+    "clean": simulate_clean,
+    "realistic": simulate_realistic,
+}
 
 
 def simulate_rgb(

@@ -36,11 +36,14 @@ from safetensors.torch import load_file, save_file
 from ..exceptions import CheckpointError
 from ..models._helpers import file_sha256
 from ..models._hub import untie_tensors
+from .config import ConfigError
 
 __all__ = [
     "CheckpointManager",
+    "config_diff",
     "load_checkpoint",
     "pack_state",
+    "resume_state",
     "save_checkpoint",
     "unpack_state",
 ]
@@ -367,3 +370,53 @@ class CheckpointManager:
             match = _CKPT_RE.match(path.name)
             if match and int(match.group(1)) > step:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def resume_state(
+    resume: bool | str, ckpt: CheckpointManager, run_dir: Path
+) -> tuple[Path, dict[str, Any]] | None:
+    """The checkpoint to resume from and its state (``TrainerConfig.resume``), or None.
+
+    ``resume=true`` or a run folder mean the newest checkpoint that loads (see
+    :meth:`CheckpointManager.load_latest`); a checkpoint folder means that one.
+    """
+    if resume is False:
+        latest = ckpt.latest()
+        if latest is not None:
+            raise ConfigError(
+                f"{str(run_dir)!r} already holds checkpoints ({latest.name}); pass "
+                "resume=true to continue that run, or choose another out_dir"
+            )
+        return None
+    if resume is True:
+        found = ckpt.load_latest()
+        if found is None:
+            _logger.warning("resume=true but %s holds no checkpoint; starting", run_dir)
+        return found
+    path = Path(resume).expanduser()
+    if (path / "checkpoints").is_dir():  # a run folder: its latest checkpoint
+        found = CheckpointManager(path / "checkpoints").load_latest()
+        if found is not None:
+            return found
+    if not (path / "state.json").is_file():
+        raise ConfigError(
+            f"resume={resume!r} is not a checkpoint folder (<run>/checkpoints/step-*) or "
+            "a run folder that holds one"
+        )
+    return path, load_checkpoint(path, map_location="cpu")
+
+
+def config_diff(
+    a: Mapping[str, Any], b: Mapping[str, Any], ignore: set[str], prefix: str = ""
+) -> list[str]:
+    """The dotted keys whose values differ between two nested configs (``ignore``: top level)."""
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        if key in ignore:
+            continue
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, Mapping) and isinstance(vb, Mapping):
+            keys += config_diff(va, vb, set(), f"{prefix}{key}.")
+        elif va != vb:
+            keys.append(prefix + key)
+    return keys

@@ -33,7 +33,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from ..exceptions import SsrzooError
+from ..exceptions import ConfigError
 
 __all__ = [
     "ConfigError",
@@ -47,10 +47,6 @@ __all__ = [
     "TrainerConfig",
     "apply_overrides",
 ]
-
-
-class ConfigError(SsrzooError, ValueError):
-    """A training config with an unknown key, a wrong type or inconsistent settings."""
 
 
 @dataclass
@@ -252,7 +248,7 @@ class TrainerConfig:
             train --allow-imports`` sets it.
         card: model card fields for the export: ``dataset`` (training data in words),
             ``datasets``, ``license``, ``tag``, ``notes``, ``paper``, ``doi``, and
-            ``protocol`` (a key of ``ssrzoo.models._protocols.PROTOCOLS``, checked against
+            ``protocol`` (a key of ``ssrzoo.protocols.PROTOCOLS``, checked against
             the data), which fills the input/output description; fields the run cannot
             vouch for are left empty, never taken from the architecture's published cfg.
     """

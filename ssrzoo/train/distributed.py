@@ -33,6 +33,7 @@ __all__ = [
     "cleanup_distributed",
     "gather_objects",
     "init_distributed",
+    "resolve_device",
     "sample_seed",
 ]
 
@@ -70,18 +71,22 @@ def init_distributed(device: str) -> tuple[DistInfo, torch.device]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    if use_cuda and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' asked for but CUDA is not available; use device=cpu")
+    dev = resolve_device(device, local_rank)
+    use_cuda = dev.type == "cuda"
     if use_cuda:
         torch.cuda.set_device(local_rank)
-        dev = torch.device("cuda", local_rank)
-    else:
-        dev = torch.device("cpu")
     info = DistInfo(rank=rank, world_size=world, local_rank=local_rank)
     if info.enabled and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo", init_method="env://")
     return info, dev
+
+
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    """``auto``, ``cpu`` or ``cuda`` -> this process's device (``cuda:<local_rank>``)."""
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if use_cuda and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for but CUDA is not available; use device=cpu")
+    return torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
 
 
 def cleanup_distributed() -> None:

@@ -11,13 +11,16 @@ import csv
 import json
 import logging
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .._atomic import atomic_write
 
-__all__ = ["RunLogger"]
+__all__ = ["LossWindow", "RunLogger", "progress_bar"]
 
 _logger = logging.getLogger(__name__)
 
@@ -144,3 +147,43 @@ def _plain(value: Any) -> Any:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+class LossWindow:
+    """Training loss and throughput accumulated between two log lines."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss = torch.zeros((), device=device)
+        self.parts: dict[str, torch.Tensor] = {}
+        self.samples = 0
+        self.steps = 0
+        self.time = 0.0
+
+    def add(
+        self, loss: torch.Tensor, parts: Mapping[str, torch.Tensor], samples: int, accum: int
+    ) -> None:
+        self.loss += loss.detach() / accum
+        for key, value in parts.items():
+            if key in self.parts:
+                self.parts[key] += value.detach() / accum
+            else:
+                self.parts[key] = value.detach() / accum
+        self.samples += samples
+
+    def end_step(self, seconds: float) -> None:
+        self.steps += 1
+        self.time += seconds
+
+
+def progress_bar(total: int, initial: int, enabled: bool, name: str) -> Any:
+    """The training progress bar over optimizer steps (off with ``SSRZOO_NO_PROGRESS=1``)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        disable=not enabled or os.environ.get("SSRZOO_NO_PROGRESS") == "1",
+        desc=name or "train",
+        unit="step",
+        dynamic_ncols=True,
+    )

@@ -12,9 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..metrics import bp_mrae, mrae, mrae_per_image, psnr, rmse, sam, sam_map
+from ..evaluation import first_loss, score_batch
+from ..metrics import mrae_per_image, sam_map
 
-__all__ = ["ReconstructionLoss", "reconstruction_metrics"]
+__all__ = ["Objective", "ReconstructionLoss", "reconstruction_metrics"]
 
 
 class ReconstructionLoss(nn.Module):
@@ -41,6 +42,8 @@ class ReconstructionLoss(nn.Module):
     Shapes: ``pred`` and ``target`` ``(B, C, H, W)``; ``rgb`` ``(B, 3, H, W)`` or ``None``
     (unused, accepted so every loss has the same call).
     """
+
+    response: torch.Tensor | None  # a buffer: follows the module's device
 
     def __init__(
         self,
@@ -103,22 +106,38 @@ def reconstruction_metrics(
 ) -> dict[str, float]:
     """Per-image validation metrics summed over the batch (divide by the count later).
 
-    Sums rather than means so that batches and processes of different sizes combine
-    exactly. MRAE, RMSE, PSNR (peak 1), SAM (degrees) and, with a response, BP-MRAE,
-    all from :mod:`ssrzoo.metrics`. SSIM is left to evaluation: its 11 × 11 window does
-    not fit every validation image (ICVL strips are 9-19 rows high), and a metric defined
-    on only some images cannot be averaged with the others.
+    The metrics of :func:`ssrzoo.evaluate` (:func:`ssrzoo.evaluation.score_batch`): MRAE,
+    RMSE, PSNR (peak 1), SAM (degrees) and, with a response, BP-MRAE. Sums rather than
+    means so that batches and processes of different sizes combine exactly. SSIM is left
+    out: its 11 × 11 window does not fit every validation image (ICVL strips are 9-19 rows
+    high), and a metric defined on only some images cannot be averaged with the others.
 
     ``eps`` and ``mask`` are the MRAE epsilon policy of :func:`ssrzoo.metrics.mrae` (a floor
     on the denominator, or leaving out values with ``|target| < eps``).
     """
-    out = {
-        "mrae": float(mrae(pred, target, eps=eps, mask=mask, reduction="none").sum()),
-        "rmse": float(rmse(pred, target, reduction="none").sum()),
-        "psnr": float(psnr(pred, target, reduction="none").sum()),
-        "sam": float(sam(pred, target, reduction="none").sum()),
-    }
-    if response is not None:
-        bp = bp_mrae(pred, target, response, eps=eps, mask=mask, reduction="none")
-        out["bp_mrae"] = float(bp.sum())
-    return out
+    values = score_batch(pred, target, response=response, eps=eps, mask=mask)
+    return {k: float(v.sum()) for k, v in values.items()}
+
+
+class Objective(nn.Module):
+    """The model plus its loss, as one module so DDP sees a single ``forward``.
+
+    Stage ``pretrain`` calls ``model.forward_loss(hsi, rgb)`` (a method DDP would not
+    hook if called directly); the other stages run ``model(rgb)`` and the weighted
+    reconstruction loss, computed in float32 outside autocast.
+    """
+
+    def __init__(self, model: nn.Module, criterion: ReconstructionLoss | None) -> None:
+        super().__init__()
+        self.model = model
+        self.criterion = criterion
+
+    def forward(
+        self, rgb: torch.Tensor, hsi: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self.criterion is None:
+            loss = first_loss(self.model.forward_loss(hsi, rgb)).float()
+            return loss, {}
+        pred = self.model(rgb)
+        with torch.autocast(device_type=pred.device.type, enabled=False):
+            return self.criterion(pred.float(), hsi.float(), rgb.float())

@@ -13,7 +13,7 @@ import torch
 from PIL import Image, ImageOps
 
 from ssrzoo.inference import collect_images, image_info, load_rgb, to_model_input
-from ssrzoo.inference.image_io import to_unit_float
+from ssrzoo.io import to_unit_float
 
 RNG = np.random.default_rng(0)
 RGB8 = RNG.integers(0, 256, size=(12, 17, 3), dtype=np.uint8)

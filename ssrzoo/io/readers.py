@@ -1,4 +1,4 @@
-"""Readers for the on-disk formats hyperspectral data ships in.
+"""Readers for the on-disk formats hyperspectral datasets ship in.
 
 Every reader returns numpy arrays with the spectral axis first, ``(C, H, W)``, and wavelengths
 in nm. They do no normalisation beyond what the format itself defines (16-bit PNG counts /
@@ -12,7 +12,9 @@ Formats:
 * Folders of single-band 16-bit PNGs named ``<prefix>_<k>.png`` (CAVE).
 * ENVI ``.hdr`` + raw binary (BSQ, BIL or BIP) through SPy's :mod:`spectral.io.envi`.
 * ``.npy`` / ``.npz`` / ``.mat`` / ``.h5`` / ``.hdf5`` arrays with a wavelength sidecar file.
-* 8-bit RGB images (PNG, JPG, BMP) as ``(3, H, W)`` in [0, 1].
+
+RGB images are read by :mod:`ssrzoo.io.images`, the cube files ssrzoo writes by
+:mod:`ssrzoo.io.cubes`.
 
 A file that exists but cannot be parsed raises :class:`ValueError` naming the file.
 """
@@ -37,7 +39,6 @@ __all__ = [
     "read_envi",
     "read_mat",
     "read_mat_variable",
-    "read_rgb",
     "read_wavelength_sidecar",
     "to_chw",
 ]
@@ -46,6 +47,11 @@ __all__ = [
 ARRAY_SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".mat", ".h5", ".hdf5")
 
 
+# Not merged with ssrzoo.inference.SpectralImage, though both hold a cube and its wavelengths:
+# this is what a file holds (the cube, the wavelengths its header lists, a validity mask, the
+# header's fields), known to the data layer, which must not import the models. SpectralImage
+# is a model's output: it names the weight (a PretrainedCfg) and the photo it came from, and
+# plots and saves itself; it is written and read through this class (ssrzoo.io.cubes).
 @dataclass
 class HyperspectralImage:
     """A cube with its band metadata, as read from disk.
@@ -245,7 +251,7 @@ def read_band_pngs(paths: Sequence[str | Path]) -> np.ndarray:
     Raises:
         ValueError: a file cannot be decoded, or the bands differ in size (names the file).
     """
-    bands = []
+    bands: list[np.ndarray] = []
     for p in paths:
         band = _read_gray_png(_require_file(p))
         if bands and band.shape != bands[0].shape:
@@ -257,27 +263,6 @@ def read_band_pngs(paths: Sequence[str | Path]) -> np.ndarray:
     if not bands:
         raise ValueError("no band images given")
     return np.stack(bands)
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """An RGB image (PNG, JPG, BMP, ...) as ``(3, H, W)`` float32 in [0, 1].
-
-    8-bit images are divided by 255, 16-bit by 65535. Greyscale is repeated to 3 channels and
-    alpha dropped.
-    """
-    from PIL import Image
-
-    path = _require_file(path)
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("I;16", "I;16B", "I"):
-                arr = np.asarray(im).astype(np.float32) / 65535.0
-                arr = np.repeat(arr[..., None], 3, axis=-1)
-            else:
-                arr = np.asarray(im.convert("RGB")).astype(np.float32) / 255.0
-    except Exception as err:
-        raise _corrupt(path, err, "an image") from err
-    return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
 def _envi_wavelengths(
@@ -370,7 +355,8 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
             _check_numpy_file(path, suffix[1:])
         try:
             if suffix == ".npy":
-                return np.load(path, allow_pickle=False)
+                array: np.ndarray = np.load(path, allow_pickle=False)
+                return array
             if suffix == ".npz":
                 with np.load(path, allow_pickle=False) as z:
                     names = [key] if key is not None and key in z.files else z.files

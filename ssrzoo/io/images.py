@@ -1,14 +1,17 @@
-"""Reading RGB photos for reconstruction, and converting them to what a weight expects.
+"""Reading RGB images: photos to reconstruct, and the RGB images that datasets ship.
 
-A photo is read into an ``(H, W, 3)`` array in its native type (``uint8``, ``uint16`` or
-``float32`` in [0, 1]) so that a 16-bit image keeps its precision and a large image costs
-one or two bytes per value until a tile of it is converted. The conversion to the model's
-input space (:func:`to_model_input`) happens tile by tile.
+A photo (:func:`load_rgb`) is read into an ``(H, W, 3)`` array in its native type
+(``uint8``, ``uint16`` or ``float32`` in [0, 1]) so that a 16-bit image keeps its precision
+and a large image costs one or two bytes per value until a tile of it is converted. The
+conversion to what a weight expects (:func:`to_model_input`) happens tile by tile.
 
 Pillow decodes 8-bit files but silently truncates 16-bit RGB PNG and TIFF to 8 bits, so
 16-bit PNGs go through pypng and TIFFs deeper than 8 bits through tifffile. EXIF
 orientation is honoured in every path (``ImageOps.exif_transpose`` for Pillow images; the
 same eight orientations applied to the array otherwise).
+
+:func:`read_rgb` reads a dataset's RGB image (NTIRE's PNG and JPG, CAVE's BMP) as the
+``(3, H, W)`` float32 that dataset samples hold.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
+
+from .readers import _corrupt, _require_file
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -30,6 +35,7 @@ __all__ = [
     "collect_images",
     "image_info",
     "load_rgb",
+    "read_rgb",
     "to_model_input",
     "to_unit_float",
 ]
@@ -42,7 +48,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 MIN_SIDE = 8
 """Smallest accepted height or width in pixels: below it there is no spatial context."""
 
-ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
+ImageSource = str | os.PathLike[str] | Image.Image | np.ndarray | torch.Tensor
 """What :func:`load_rgb` accepts: a file path, a Pillow image, a numpy array or a tensor."""
 
 _EXIF_ORIENTATION = 0x0112
@@ -103,7 +109,7 @@ def _bits(im: Image.Image, path: Path) -> int:
         with open(path, "rb") as f:
             head = f.read(26)
         return head[24] if len(head) >= 26 else 8
-    if im.format == "TIFF":
+    if isinstance(im, TiffImagePlugin.TiffImageFile):  # format 'TIFF'
         bits = im.tag_v2.get(258, (8,))  # BitsPerSample
         return int(bits[0] if isinstance(bits, tuple) else bits)
     if im.mode.startswith("I;16"):
@@ -118,7 +124,7 @@ def _orientation(im: Image.Image) -> int:
         return 1
 
 
-def image_info(path: str | os.PathLike) -> ImageInfo:
+def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Size, bit depth and mode of an image file, without decoding its pixels.
 
     Raises:
@@ -142,11 +148,11 @@ def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 4:
         return arr[::-1]
     if orientation == 5:
-        return arr.swapaxes(0, 1)
+        return np.swapaxes(arr, 0, 1)
     if orientation == 6:
         return np.rot90(arr, -1)
     if orientation == 7:
-        return arr[::-1, ::-1].swapaxes(0, 1)
+        return np.swapaxes(arr[::-1, ::-1], 0, 1)
     if orientation == 8:
         return np.rot90(arr, 1)
     return arr
@@ -166,7 +172,7 @@ def _read_tiff(path: Path) -> np.ndarray:
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
-        arr = page.asarray()
+        arr: np.ndarray = page.asarray()
         if arr.ndim == 3 and page.planarconfig == 2 and arr.shape[0] in (3, 4):
             arr = np.moveaxis(arr, 0, -1)
     return arr
@@ -301,13 +307,36 @@ def _check_rgb(arr: np.ndarray, name: str, alpha: str) -> np.ndarray:
     return arr
 
 
+def read_rgb(path: str | Path) -> np.ndarray:
+    """A dataset's RGB image (PNG, JPG, BMP, ...) as ``(3, H, W)`` float32 in [0, 1].
+
+    8-bit images are divided by 255, 16-bit by 65535. Greyscale is repeated to 3 channels and
+    alpha dropped. Unlike :func:`load_rgb` (photos to reconstruct, which must be RGB), any
+    image is accepted, as datasets store it.
+    """
+    path = _require_file(path)
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("I;16", "I;16B", "I"):
+                arr = np.asarray(im).astype(np.float32) / 65535.0
+                arr = np.repeat(arr[..., None], 3, axis=-1)
+            else:
+                arr = np.asarray(im.convert("RGB")).astype(np.float32) / 255.0
+    except Exception as err:
+        raise _corrupt(path, err, "an image") from err
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
 def to_unit_float(arr: np.ndarray) -> np.ndarray:
     """Scale ``uint8``/``uint16``/float data to ``float32`` in [0, 1] (a copy)."""
+    unit: np.ndarray
     if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / np.float32(255)
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / np.float32(65535)
-    return np.clip(arr, 0.0, 1.0, dtype=np.float32)
+        unit = arr.astype(np.float32) / np.float32(255)
+    elif arr.dtype == np.uint16:
+        unit = arr.astype(np.float32) / np.float32(65535)
+    else:
+        unit = np.clip(arr, 0.0, 1.0, dtype=np.float32)
+    return unit
 
 
 def to_model_input(
@@ -353,7 +382,7 @@ def to_model_input(
     return out.astype(np.float32, copy=False)
 
 
-def collect_images(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:
+def collect_images(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
     """Expand files and folders into image files, in a stable order.
 
     A folder contributes its files (not recursively) whose suffix is in

@@ -11,7 +11,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from ssrzoo.data.readers import (
+from ssrzoo.io import (
     find_band_pngs,
     read_array,
     read_band_pngs,

@@ -1,4 +1,4 @@
-"""Cube writers: round trips in every format, wavelengths always stored, atomic writes."""
+"""Cube files: round trips in every format, wavelengths always stored, atomic writes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import scipy.io
 import spectral.io.envi as envi
 
-from ssrzoo.data.readers import read_envi, read_mat, read_wavelength_sidecar
-from ssrzoo.inference import SpectralImage, cube_io, format_from_path, load_cube, save_cube
+from ssrzoo.inference import SpectralImage, format_from_path, load_cube, save_cube
+from ssrzoo.io import cubes, read_envi, read_mat, read_wavelength_sidecar
 from ssrzoo.models import PretrainedCfg
 
 WAVELENGTHS = np.arange(400.0, 701.0, 10.0)
@@ -104,7 +104,7 @@ def test_mat_v73_is_hdf5_with_matlab_layout(tmp_path: Path, image: SpectralImage
 
 
 def test_large_cubes_switch_to_mat_v73(tmp_path: Path, image: SpectralImage, monkeypatch) -> None:
-    monkeypatch.setattr(cube_io, "MAT_V5_LIMIT", image.cube.nbytes - 1)
+    monkeypatch.setattr(cubes, "MAT_V5_LIMIT", image.cube.nbytes - 1)
     save_cube(image, tmp_path / "big.mat")
     assert h5py.is_hdf5(tmp_path / "big.mat")
     with pytest.raises(ValueError, match=r"does not fit a v5 \.mat"):
@@ -140,16 +140,16 @@ def test_failed_write_leaves_no_partial_file(
     tmp_path: Path, image: SpectralImage, monkeypatch, fmt: str, error: type[BaseException]
 ) -> None:
     # The writer has put (some of) its files on disk when the error comes.
-    real = cube_io._WRITERS[fmt]
+    real = cubes._WRITERS[fmt]
 
     def fail_after_writing(img, paths, meta, compress):  # type: ignore[no-untyped-def]
         real(img, paths, meta, compress)
         assert all(p.exists() for p in paths[:1])
         raise error("disk full")
 
-    monkeypatch.setitem(cube_io._WRITERS, fmt, fail_after_writing)
+    monkeypatch.setitem(cubes._WRITERS, fmt, fail_after_writing)
     (tmp_path / "keep.txt").write_text("unrelated")
-    suffix = cube_io.FORMATS["mat" if fmt == "mat73" else fmt]
+    suffix = cubes.FORMATS["mat" if fmt == "mat73" else fmt]
     kwargs = {"mat_version": "7.3"} if fmt == "mat73" else {}
     with pytest.raises(error):
         save_cube(image, tmp_path / f"c{suffix}", **kwargs)
@@ -183,7 +183,7 @@ def test_failed_write_keeps_the_previous_file(
     def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise OSError("no space left on device")
 
-    monkeypatch.setitem(cube_io._WRITERS, "npz", fail)
+    monkeypatch.setitem(cubes._WRITERS, "npz", fail)
     with pytest.raises(OSError, match="no space"):
         save_cube(image, tmp_path / "c.npz")
     assert (tmp_path / "c.npz").read_bytes() == before

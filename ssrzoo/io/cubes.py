@@ -1,4 +1,9 @@
-"""Writing and reading reconstructed cubes, always with their wavelengths.
+"""Writing and reading cube files, always with their wavelengths.
+
+:func:`write_cube` and :func:`read_cube` handle the formats for any
+:class:`~ssrzoo.io.HyperspectralImage` and a JSON-able metadata dict;
+:func:`ssrzoo.inference.save_cube` and :func:`ssrzoo.inference.load_cube` store a model's
+:class:`~ssrzoo.inference.SpectralImage` (units, weight, provenance) through them.
 
 Formats (chosen by ``format=`` or the file suffix):
 
@@ -36,12 +41,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from .._atomic import atomic_files
-from ..models import PretrainedCfg
-from .spectral_image import SpectralImage
+from ..version import __version__
+from .readers import (
+    HyperspectralImage,
+    _check_numpy_file,
+    read_envi,
+    read_mat,
+    read_wavelength_sidecar,
+)
 
-__all__ = ["FORMATS", "atomic_files", "format_from_path", "load_cube", "output_paths", "save_cube"]
+__all__ = ["FORMATS", "format_from_path", "output_paths", "read_cube", "write_cube"]
 
 FORMATS: dict[str, str] = {
     "npz": ".npz",
@@ -65,7 +75,7 @@ MAT_V5_LIMIT = 2**31 - 1
 """Bytes: a MATLAB v5 variable cannot be larger (a 32-bit size field)."""
 
 
-def format_from_path(path: str | os.PathLike) -> str:
+def format_from_path(path: str | os.PathLike[str]) -> str:
     """The format a file's suffix implies, e.g. ``'envi'`` for ``x.hdr``."""
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIX_TO_FORMAT:
@@ -76,7 +86,7 @@ def format_from_path(path: str | os.PathLike) -> str:
     return _SUFFIX_TO_FORMAT[suffix]
 
 
-def output_paths(path: str | os.PathLike, format: str) -> list[Path]:
+def output_paths(path: str | os.PathLike[str], format: str) -> list[Path]:
     """The files a write of ``format`` to ``path`` creates (main file first)."""
     path = Path(path)
     if format == "envi":
@@ -95,33 +105,21 @@ def _to_json(meta: dict[str, Any], **kwargs: Any) -> str:
     return json.dumps(meta, default=default, **kwargs)
 
 
-def _meta(image: SpectralImage) -> dict[str, Any]:
-    cfg = image.pretrained_cfg
-    return {
-        "wavelengths_nm": image.wavelengths.tolist(),
-        "fwhm_nm": None if image.fwhm is None else image.fwhm.tolist(),
-        "units": image.units,
-        "model": image.model,
-        "source": image.source,
-        "shape_chw": list(image.shape),
-        "created_by": f"ssrzoo {__version__}",
-        "metadata": image.metadata,
-        "pretrained_cfg": None if cfg is None else cfg.to_dict(),
-    }
-
-
-def save_cube(
-    image: SpectralImage,
-    path: str | os.PathLike,
+def write_cube(
+    image: HyperspectralImage,
+    path: str | os.PathLike[str],
     format: str | None = None,
     *,
     mat_version: str | None = None,
     compress: bool = False,
 ) -> list[Path]:
-    """Write ``image`` with its wavelengths (nm) and metadata.
+    """Write ``image.data`` with its wavelengths (nm) and ``image.metadata``.
 
     Args:
-        image: the cube to write.
+        image: the cube ``(C, H, W)`` (a numpy array or a ``np.memmap``), its wavelengths and
+            FWHM, and in ``metadata`` what to store beside them as JSON (its ``'units'``,
+            ``'model'`` and ``'source'`` also go into the ENVI and HDF5 headers). The JSON
+            starts with the wavelengths and FWHM, as ``'wavelengths_nm'`` and ``'fwhm_nm'``.
         path: target file; for ENVI the ``.hdr`` (the data goes to ``<stem>.img``).
             Missing parent folders are created; existing files are replaced atomically.
         format: ``'npz'``, ``'npy'``, ``'mat'``, ``'h5'`` or ``'envi'``; default from the
@@ -137,14 +135,20 @@ def save_cube(
         raise ValueError(f"unknown cube format {format!r}; use one of {', '.join(FORMATS)}")
     targets = output_paths(path, format)
     targets[0].parent.mkdir(parents=True, exist_ok=True)
-    meta = _meta(image)
+    fwhm = image.fwhm
+    meta = {
+        "wavelengths_nm": np.asarray(image.wavelengths).tolist(),
+        "fwhm_nm": None if fwhm is None else np.asarray(fwhm).tolist(),
+        **{k: v for k, v in image.metadata.items() if k not in ("wavelengths_nm", "fwhm_nm")},
+    }
+    nbytes = image.data.nbytes
     if format == "mat":
-        version = mat_version or ("7.3" if image.cube.nbytes > MAT_V5_LIMIT else "5")
+        version = mat_version or ("7.3" if nbytes > MAT_V5_LIMIT else "5")
         if version not in ("5", "7.3"):
             raise ValueError(f"mat_version {mat_version!r} is not supported; use '5' or '7.3'")
-        if version == "5" and image.cube.nbytes > MAT_V5_LIMIT:
+        if version == "5" and nbytes > MAT_V5_LIMIT:
             raise ValueError(
-                f"a {image.cube.nbytes / 2**30:.1f} GiB cube does not fit a v5 .mat "
+                f"a {nbytes / 2**30:.1f} GiB cube does not fit a v5 .mat "
                 "(2 GiB per variable); use mat_version='7.3'"
             )
         format = "mat73" if version == "7.3" else "mat"
@@ -154,33 +158,33 @@ def save_cube(
 
 
 def _write_npz(
-    image: SpectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
+    image: HyperspectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
 ) -> None:
     save = np.savez_compressed if compress else np.savez
     with open(paths[0], "wb") as f:  # a file object: np.savez would append '.npz' to a name
         save(
             f,
-            cube=np.asarray(image.cube, dtype=np.float32),
+            cube=np.asarray(image.data, dtype=np.float32),
             wavelengths=image.wavelengths,
             meta=np.array(_to_json(meta)),
         )
 
 
 def _write_npy(
-    image: SpectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
+    image: HyperspectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
 ) -> None:
     with open(paths[0], "wb") as f:
-        np.save(f, np.ascontiguousarray(image.cube, dtype=np.float32))
+        np.save(f, np.ascontiguousarray(image.data, dtype=np.float32))
     paths[1].write_text(_to_json(meta, indent=1))
 
 
 def _write_mat5(
-    image: SpectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
+    image: HyperspectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
 ) -> None:
     from scipy.io import savemat
 
     variables: dict[str, Any] = {
-        "cube": np.asarray(image.cube).transpose(1, 2, 0),  # MATLAB's H x W x C
+        "cube": np.asarray(image.data).transpose(1, 2, 0),  # MATLAB's H x W x C
         "bands": image.wavelengths[None, :],
         "ssrzoo_meta": _to_json(meta),
     }
@@ -200,12 +204,12 @@ def _mat73_header() -> bytes:
 
 
 def _write_mat73(
-    image: SpectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
+    image: HyperspectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
 ) -> None:
     import h5py
 
     path = paths[0]
-    cube = image.cube
+    cube = image.data
     channels, height, width = cube.shape
     opts: dict[str, Any] = {"compression": "gzip"} if compress else {}
     with h5py.File(path, "w", userblock_size=512) as f:
@@ -233,22 +237,22 @@ def _write_mat73(
 
 
 def _write_h5(
-    image: SpectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
+    image: HyperspectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
 ) -> None:
     import h5py
 
-    channels, height, width = image.cube.shape
+    channels, height, width = image.data.shape
     opts: dict[str, Any] = {"compression": "gzip", "shuffle": True} if compress else {}
     with h5py.File(paths[0], "w") as f:
         cube = f.create_dataset(
             "cube",
-            shape=image.cube.shape,
+            shape=image.data.shape,
             dtype=np.float32,
             chunks=(1, min(height, 256), min(width, 256)),
             **opts,
         )
         for band in range(channels):
-            cube[band] = image.cube[band]
+            cube[band] = image.data[band]
         wl = f.create_dataset("wavelengths", data=image.wavelengths)
         wl.attrs["units"] = "nm"
         wl.make_scale("wavelength")
@@ -257,22 +261,23 @@ def _write_h5(
             cube.dims[axis].label = label
         if image.fwhm is not None:
             f.create_dataset("fwhm", data=image.fwhm).attrs["units"] = "nm"
-        cube.attrs["units"] = image.units
-        f.attrs["model"] = image.model
+        cube.attrs["units"] = meta.get("units", "unknown")
+        f.attrs["model"] = meta.get("model", "")
         f.attrs["ssrzoo_meta"] = _to_json(meta)
 
 
 def _write_envi(
-    image: SpectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
+    image: HyperspectralImage, paths: list[Path], meta: dict[str, Any], compress: bool
 ) -> None:
     from spectral.io.envi import write_envi_header
 
     hdr, data = paths
-    channels, height, width = image.cube.shape
-    source = f" from {Path(image.source).name}" if image.source else ""
+    channels, height, width = image.data.shape
+    units, model = meta.get("units", "unknown"), meta.get("model")
+    source = f" from {Path(meta['source']).name}" if meta.get("source") else ""
     header: dict[str, Any] = {
-        "description": f"ssrzoo {__version__} reconstruction by {image.model or 'a model'}"
-        f"{source}; values: {image.units}",
+        "description": f"ssrzoo {__version__} reconstruction by {model or 'a model'}"
+        f"{source}; values: {units}",
         "samples": width,
         "lines": height,
         "bands": channels,
@@ -284,14 +289,14 @@ def _write_envi(
         "wavelength units": "Nanometers",
         "wavelength": [f"{w:g}" for w in image.wavelengths],
         "band names": [f"{w:g} nm" for w in image.wavelengths],
-        "ssrzoo units": image.units,
-        "ssrzoo model": image.model or "unknown",
+        "ssrzoo units": units,
+        "ssrzoo model": model or "unknown",
     }
     if image.fwhm is not None:
         header["fwhm"] = [f"{w:g}" for w in image.fwhm]
     with open(data, "wb") as f:
         for band in range(channels):
-            np.ascontiguousarray(image.cube[band], dtype="<f4").tofile(f)
+            np.ascontiguousarray(image.data[band], dtype="<f4").tofile(f)
     write_envi_header(str(hdr), header)
 
 
@@ -314,34 +319,32 @@ def _decode_chars(value: Any) -> str:
     return str(arr)
 
 
-def _from_meta(cube: np.ndarray, wavelengths: Any, meta: dict[str, Any]) -> SpectralImage:
-    cfg_dict = meta.get("pretrained_cfg")
+def _stored(cube: np.ndarray, wavelengths: Any, meta: dict[str, Any]) -> HyperspectralImage:
     fwhm = meta.get("fwhm_nm")
-    return SpectralImage(
-        cube=cube,
+    return HyperspectralImage(
+        data=cube if cube.dtype == np.float32 else cube.astype(np.float32),
         wavelengths=np.asarray(wavelengths, dtype=np.float64),
-        units=meta.get("units") or "unknown",
-        model=meta.get("model") or "",
-        pretrained_cfg=PretrainedCfg.from_dict(cfg_dict) if cfg_dict else None,
-        source=meta.get("source"),
         fwhm=None if fwhm is None else np.asarray(fwhm, dtype=np.float64),
-        metadata=dict(meta.get("metadata") or {}),
+        metadata=meta,
     )
 
 
-def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralImage:
-    """Read a cube written by :func:`save_cube` (or any file of these formats with wavelengths).
+def read_cube(path: str | os.PathLike[str], format: str | None = None) -> HyperspectralImage:
+    """Read a cube written by :func:`write_cube` (or any file of these formats with wavelengths).
 
     ``.npy`` files are memory-mapped read-only; the other formats are read into memory.
     A ``.mat`` needs a ``cube`` variable (``H x W x C``) and ``bands`` (nm), as NTIRE's
     files have; an ENVI header needs ``wavelength``.
 
+    Returns:
+        The cube ``(C, H, W)`` float32, its wavelengths and FWHM (nm), and as ``metadata`` the
+        JSON metadata stored with it (empty for a file ssrzoo did not write; for ENVI, the
+        ``'units'`` and ``'model'`` of its header).
+
     Raises:
         FileNotFoundError: the file (or its sidecar/data file) is missing.
         ValueError: the file is corrupt or holds no wavelengths.
     """
-    from ..data.readers import _check_numpy_file, read_envi, read_mat, read_wavelength_sidecar
-
     path = Path(path)
     format = format or format_from_path(path)
     if not path.is_file() and format != "envi":
@@ -351,7 +354,7 @@ def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralIma
             _check_numpy_file(path, "npz")
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
-                return _from_meta(z["cube"], z["wavelengths"], meta)
+                return _stored(z["cube"], z["wavelengths"], meta)
         if format == "npy":
             _check_numpy_file(path, "npy")
             sidecar = path.with_suffix(".json")
@@ -363,7 +366,7 @@ def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralIma
             wavelengths, fwhm = read_wavelength_sidecar(sidecar)  # checks the keys
             meta = json.loads(sidecar.read_text())
             meta["fwhm_nm"] = None if fwhm is None else fwhm.tolist()
-            return _from_meta(np.load(path, mmap_mode="r"), wavelengths, meta)
+            return _stored(np.load(path, mmap_mode="r"), wavelengths, meta)
         if format == "mat":
             variables = read_mat(path)
             if "cube" not in variables or "bands" not in variables:
@@ -377,13 +380,13 @@ def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralIma
                 else {}
             )
             cube = np.ascontiguousarray(np.asarray(variables["cube"]).transpose(2, 0, 1))
-            return _from_meta(cube, np.ravel(variables["bands"]), meta)
+            return _stored(cube, np.ravel(variables["bands"]), meta)
         if format == "h5":
             import h5py
 
             with h5py.File(path, "r") as f:
                 meta = json.loads(f.attrs["ssrzoo_meta"]) if "ssrzoo_meta" in f.attrs else {}
-                return _from_meta(np.asarray(f["cube"]), np.asarray(f["wavelengths"]), meta)
+                return _stored(np.asarray(f["cube"]), np.asarray(f["wavelengths"]), meta)
         hsi = read_envi(path.with_suffix(".hdr"))
         header = hsi.metadata
         meta = {
@@ -392,7 +395,7 @@ def load_cube(path: str | os.PathLike, format: str | None = None) -> SpectralIma
             "fwhm_nm": None if hsi.fwhm is None else hsi.fwhm.tolist(),
             "source": None,
         }
-        return _from_meta(hsi.data, hsi.wavelengths, meta)
+        return _stored(hsi.data, hsi.wavelengths, meta)
     except (KeyError, json.JSONDecodeError) as err:
         raise ValueError(
             f"{str(path)!r} is not a cube file of format {format!r} ({type(err).__name__}: {err}); "

@@ -1,0 +1,303 @@
+"""The MAE-KTSR prior search: does the S²-MAE prior help, and under which settings?
+
+Two parts, one page (``docs/results/prior_search.md``) and one figure:
+
+1. **The search itself**, from the record of its training runs
+   (``benchmarks/records/prior_search_cave.json``): GPU runs of
+   ``scripts/train_cave_gpu.py`` under protocol cave-256-v1, every run 4000 steps of 16
+   patches 64x64 unless a time budget stopped it. The record keeps each run's validation
+   MRAE curve, so runs stopped at different steps are compared at the same step
+   (``--at``, 3500 by default). ``collect`` adds runs to the record from their run folders.
+2. **The published weights, re-measured here** on the shared data with
+   :func:`ssrzoo.train.evaluate_recipe` (the leaderboard's path): ``mae_ktsr.cave`` against
+   its no-prior twin, the closed form and MST++, and the ICVL pair ``mae_ktsr.ntire2020`` /
+   ``mae_ktsr_noprior.ntire2020``.
+
+    python benchmarks/prior_search.py collect --round 2 --machine "1 NVIDIA H200" gpu/runs
+    python benchmarks/prior_search.py --root ../shared/data --out docs/results/prior_search.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from _report import REPO, provenance
+from leaderboard import PROTOCOLS, recipe_config
+
+import ssrzoo
+from ssrzoo.train import evaluate_recipe
+
+RECORD = REPO / "benchmarks" / "records" / "prior_search_cave.json"
+FIGURE = REPO / "docs" / "images" / "prior_search_cave.png"
+
+#: What each run of the search changed, by run name (the record keeps the run's overrides).
+SETTINGS: dict[str, dict[str, str]] = {
+    "mae_ktsr_cave_noprior": {"net": "flat", "prior": "none"},
+    "mae_ktsr_cave_noprior_noclip": {"net": "flat", "prior": "none", "other": "no grad clip"},
+    "mae_ktsr_unet_cave_noprior": {"net": "U", "prior": "none"},
+    "mae_ktsr_cave": {"net": "flat", "prior": "fine-tuned (0.1x lr)"},
+    "mae_ktsr_cave_frozen": {"net": "flat", "prior": "frozen"},
+    "mae_ktsr_cave_concat": {"net": "flat", "prior": "fine-tuned (0.1x lr)", "other": "concat"},
+    "mae_ktsr_cave_noclip": {"net": "flat", "prior": "fine-tuned (0.1x lr)", "other": "no clip"},
+    "mae_ktsr_unet_cave": {"net": "U", "prior": "fine-tuned (0.1x lr)"},
+    "mae_ktsr_unet_cave_frozen": {"net": "U", "prior": "frozen"},
+    "mae_ktsr_unet_cave_concat": {"net": "U", "prior": "fine-tuned (0.1x lr)", "other": "concat"},
+}
+#: How each round initialised the ISFF modules.
+ROUND_INIT = {0: "—", 1: "random", 2: "zero"}
+
+
+def read_run(folder: Path) -> dict[str, Any]:
+    """Validation curve, steps, throughput and final training loss of one run folder."""
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in rows if r.get("split") == "val"]
+    train = [r for r in rows if r.get("split") == "train"]
+    key = "mrae" if val and "mrae" in val[0] else "loss"
+    config = (folder / "config.yaml").read_text() if (folder / "config.yaml").is_file() else ""
+    return {
+        "metric": key,
+        # a diverged run logs NaN: its curve ends at the last finite validation
+        "curve": {str(r["step"]): round(float(r[key]), 6) for r in val if math.isfinite(r[key])},
+        "steps": max((int(r["step"]) for r in rows), default=0),
+        "samples_per_s": round(float(train[-1]["samples_per_s"]), 1) if train else None,
+        "train_loss_last": round(sum(r["loss"] for r in train[-5:]) / 5, 5)
+        if len(train) >= 5
+        else None,
+        "config": config,
+    }
+
+
+def collect(folders: list[Path], round_: int, machine: str) -> None:
+    """Add (or replace) the runs in ``folders`` in the record, under search round ``round_``."""
+    record = json.loads(RECORD.read_text()) if RECORD.is_file() else {"runs": []}
+    for folder in folders:
+        entry = {"name": folder.name, "round": round_, "machine": machine, **read_run(folder)}
+        record["runs"] = [
+            r for r in record["runs"] if (r["name"], r["round"]) != (folder.name, round_)
+        ] + [entry]
+        print(f"{folder.name}: {entry['steps']} steps, {len(entry['curve'])} validations")
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def at_step(curve: dict[str, float], step: int) -> float | None:
+    """The curve's value at ``step``, or None when the run never validated there."""
+    return curve.get(str(step))
+
+
+def best(curve: dict[str, float]) -> tuple[float, int]:
+    """``(lowest value, its step)`` of a validation curve."""
+    step, value = min(curve.items(), key=lambda kv: kv[1])
+    return value, int(step)
+
+
+def search_table(runs: list[dict[str, Any]], step: int) -> list[str]:
+    """Markdown rows of the search, each MRAE relative to the same round's no-prior run."""
+    lines = [
+        f"| round | run | reconstructor | prior | ISFF init | other | steps | MRAE @{step} | "
+        f"vs no prior @{step} | best MRAE (step) | train loss (last 500 steps) |",
+        "|---:|---|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    references = {
+        (r["round"], SETTINGS[r["name"]]["net"]): r
+        for r in runs
+        if SETTINGS.get(r["name"], {}).get("prior") == "none" and "other" not in SETTINGS[r["name"]]
+    }
+    for run in sorted(runs, key=lambda r: (r["round"], r["name"])):
+        if run["metric"] != "mrae":
+            continue
+        setting = SETTINGS[run["name"]]
+        value = at_step(run["curve"], step)
+        # A round without its own no-prior run of this reconstructor uses the latest earlier one.
+        ref = next(
+            (
+                references[(k, setting["net"])]
+                for k in range(run["round"], -1, -1)
+                if (k, setting["net"]) in references
+            ),
+            None,
+        )
+        ref_value = at_step(ref["curve"], step) if ref else None
+        versus = (
+            f"{100 * (value / ref_value - 1):+.1f} %"
+            if value is not None and ref_value is not None and ref is not run
+            else "—"
+        )
+        low, low_step = best(run["curve"])
+        loss = run["train_loss_last"]
+        lines.append(
+            f"| {run['round']} | `{run['name']}` | {setting['net']} | {setting['prior']} | "
+            f"{ROUND_INIT[run['round']] if setting['prior'] != 'none' else '—'} | "
+            f"{setting.get('other', '')} | {run['steps']} | "
+            f"{'—' if value is None else f'{value:.4f}'} | {versus} | {low:.4f} ({low_step}) | "
+            f"{'—' if loss is None else f'{loss:.4f}'} |"
+        )
+    return lines
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    """Validation MRAE against step for every reconstruction run of the search."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for run in sorted(runs, key=lambda r: (r["round"], r["name"])):
+        if run["metric"] != "mrae":
+            continue
+        steps = [int(s) for s in run["curve"]]
+        style = "-" if SETTINGS[run["name"]]["prior"] == "none" else "--"
+        label = f"r{run['round']} {run['name'].removesuffix('_cave').replace('_cave_', ' ')}"
+        ax.plot(steps, list(run["curve"].values()), style, marker=".", label=label)
+    ax.set_xlabel("optimizer step (batch 16, 64x64 patches)")
+    ax.set_ylabel("CAVE val MRAE")
+    ax.set_ylim(0.14, 0.30)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("MAE-KTSR prior search, cave-256-v1 (solid: no prior, dashed: prior)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def published(root: Path) -> list[str]:
+    """Rows of the published weights, re-measured here on their protocol's validation."""
+    lines = [
+        "| weight | protocol | val MRAE | RMSE | SAM | parameters (trained) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, protocol in (
+        ("s2mae.cave", "cave"),
+        ("mae_ktsr.cave", "cave"),
+        ("mae_ktsr_noprior.cave", "cave"),
+        ("mst_plus_plus.cave", "cave"),
+        ("root_poly3.cave", "cave"),
+        ("mae_ktsr.ntire2020", "ntire2020"),
+        ("mae_ktsr_noprior.ntire2020", "ntire2020"),
+    ):
+        model = ssrzoo.create_model(name, pretrained=True)
+        metrics = evaluate_recipe(
+            model, recipe_config(root, str(PROTOCOLS[protocol]["recipe"]))
+        ).metrics
+        params = sum(p.numel() for p in model.parameters())
+        prior = getattr(model, "prior", None)
+        trained = params - (sum(p.numel() for p in prior.parameters()) if prior else 0)
+        print(name, metrics["mrae"], flush=True)
+        lines.append(
+            f"| `{name}` | {protocol} | {metrics['mrae']:.4f} | {metrics['rmse']:.4f} | "
+            f"{metrics['sam']:.2f} | {params:,} ({trained:,}) |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    add = sub.add_parser("collect", help="add run folders to the record")
+    add.add_argument("folders", type=Path, nargs="+")
+    add.add_argument("--round", type=int, required=True)
+    add.add_argument("--machine", required=True)
+    parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--at", type=int, default=3500, help="step to compare runs at")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="also write the page here")
+    args = parser.parse_args()
+    if args.command == "collect":
+        collect(args.folders, args.round, args.machine)
+        return
+    torch.set_num_threads(args.threads)
+    record = json.loads(RECORD.read_text())
+    runs = record["runs"]
+    machines = sorted({f"round {r['round']}: {r['machine']}" for r in runs})
+    priors = [r for r in runs if r["metric"] == "loss"]
+    lines = [
+        "# MAE-KTSR prior search (CAVE)",
+        "",
+        f"{provenance('prior_search.py')} The search rows come from the training runs' own "
+        f"validation, kept in `benchmarks/records/{RECORD.name}` ({'; '.join(machines)}); the "
+        "published rows are re-measured here.",
+        "",
+        "Every run: protocol cave-256-v1 (19 training scenes, the 5 validation scenes whole, "
+        "Nikon D700 RGB, MRAE floored at 0.01), recipe `recipes/mae_ktsr_cave.yaml` or its "
+        "variants with the overrides in the record, 4000 steps of 16 patches 64x64 planned, "
+        "EMA weights validated every 500 steps. Runs that a time budget stopped earlier are "
+        f"compared at step {args.at}, with the no-prior run of the same reconstructor. "
+        "Round 0 is the earlier GPU run that trained the published `mae_ktsr_noprior.cave`. "
+        "*flat*: `mae_ktsr` (52 k parameters in the CNN, receptive field about 17 pixels); "
+        "*U*: `mae_ktsr_unet` (3 levels, 32/64/128 channels, 0.62 M). The prior of rounds 1 "
+        "and 2 is one S²-MAE (`s2mae.cave`).",
+        "",
+        *search_table(runs, args.at),
+        "",
+        f"![validation curves](../images/{FIGURE.name})",
+        "",
+        "## The S²-MAE priors",
+        "",
+        "| run | round | steps | lowest validation loss (step) | loss at the last step |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for run in priors:
+        low, low_step = best(run["curve"])
+        last = run["curve"][max(run["curve"], key=int)]
+        lines.append(
+            f"| `{run['name']}` | {run['round']} | {run['steps']} | {low:.4f} ({low_step}) | "
+            f"{last:.4f} |"
+        )
+    lines += [
+        "",
+        "`s2mae_cave_rgbonly` (RGB-only probability 0.75, drop-path 0.1) diverged to NaN at "
+        "step 1300, before its weights could be used, so the two runs planned on it "
+        "(fine-tuned and frozen) did not start: the RGB-only-probability ablation is still "
+        "open.",
+        "",
+        "## Published weights, re-measured",
+        "",
+        "`s2mae.cave` is scored on its own RGB-only reconstruction (`forward(rgb)`), the mode "
+        "stage 2 runs its encoder in.",
+        "",
+        *published(args.root.resolve()),
+        "",
+        "## Reading",
+        "",
+        "- **Randomly initialised ISFF modules hurt** (round 1): every prior run ended 17-25 % "
+        "behind its no-prior twin, frozen or fine-tuned, gated or concatenated, flat or U, "
+        "and its *training* loss stayed higher too, so the prior was not overfitting but "
+        "getting in the way: the fusions add projected prior features to the CNN stream "
+        "from the first step.",
+        "- **Zero-initialised ISFF** (round 2, now the default): the model starts as its "
+        "ablation and the gap closes to +0.6 % (concat) to +2.8 % (fine-tuned) at step "
+        f"{args.at}; the frozen prior of the published `mae_ktsr.cave` is +1.4 %. No setting "
+        "makes the prior *help*.",
+        "- **ICVL (protocol icvl-strips-v1, CPU)**: `mae_ktsr.ntire2020` retrained with "
+        "zero-initialised ISFF (same recipe, same frozen `s2mae.ntire2020`, 4000 steps) "
+        "scores 0.0563 against 0.0567 for its no-prior twin, 0.7 % better; the earlier weight, "
+        "randomly initialised, scored 0.0622 (10 % worse). The table above re-measures both "
+        "as stored (float16).",
+        "- **Gradient clipping at 1.0 helps** both with and without prior (3.5-4 % lower MRAE "
+        "than unclipped).",
+        "- **The U-shaped reconstructor** (12x the CNN parameters, 4x the receptive field) "
+        "does not beat the flat one at this budget: 0.159 against 0.155 without prior.",
+        "- **Why the prior cannot help here**: the S²-MAE overfits the 19 training scenes "
+        "early (validation loss lowest at step 500, rising after), and its RGB-only "
+        "reconstruction, the information stage 2 receives, is far worse than even the "
+        "closed-form regression (table above). The paper pretrains on much more spectral "
+        "data than the reconstructor sees; with CAVE alone there is nothing the prior knows "
+        "that the reconstructor cannot learn from the same 19 scenes.",
+        "",
+    ]
+    plot(runs, FIGURE)
+    page = "\n".join(lines)
+    print(page)
+    if args.out is not None:
+        args.out.write_text(page)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Where a run's starting weights come from: published weights, a file, a run, a prior.
+
+``model.checkpoint`` and ``model.prior`` name weights in any of the forms a user has at hand:
+a weight file, a model folder (``config.json`` + ``model.safetensors``), a run folder (its
+``export/``), a training checkpoint folder (its evaluated weights, EMA if used) or, for a
+prior, a registered name whose published weights are meant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..exceptions import CheckpointError
+from ..models import create_model
+from .checkpoint import load_checkpoint
+from .config import ConfigError, ModelConfig
+
+__all__ = ["EXPORT_DIR", "build_model", "check_model_against_data", "prior_source", "start_weights"]
+
+_logger = logging.getLogger(__name__)
+
+#: The folder of a run that holds its exported weights.
+EXPORT_DIR = "export"
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The model of ``cfg``, with its starting weights and prior, the prior frozen or not.
+
+    Weights come from, in order: ``checkpoint`` (a weight file or a training checkpoint
+    folder, see :func:`start_weights`), else the published weights when ``pretrained``,
+    else the architecture's initialisation (seed ``torch`` first for reproducible ones).
+    """
+    weights = None
+    checkpoint = None
+    if cfg.checkpoint:
+        checkpoint, weights = start_weights(cfg.checkpoint)
+    model = create_model(
+        cfg.name,
+        pretrained=cfg.pretrained and not cfg.checkpoint,
+        checkpoint_path=checkpoint,
+        **cfg.args,
+    )
+    if weights is not None:
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as err:
+            raise CheckpointError(
+                f"model.checkpoint {cfg.checkpoint!r} does not fit {cfg.name!r} "
+                f"({str(err).splitlines()[0]}); use the architecture it was trained with"
+            ) from err
+    if cfg.prior:
+        if not hasattr(model, "load_prior"):
+            raise ConfigError(
+                f"model.prior given but {cfg.name!r} has no load_prior(); priors are for "
+                "models such as mae_ktsr"
+            )
+        model.load_prior(prior_source(cfg.prior))
+    if getattr(model, "prior", None) is not None and hasattr(model, "set_prior_trainable"):
+        learned = bool(cfg.prior or cfg.pretrained or cfg.checkpoint)
+        if cfg.freeze_prior and not learned:
+            _logger.warning(
+                "%s: the prior is frozen but holds no learned weights; pass model.prior "
+                "(an S²-MAE) or set model.freeze_prior=false to train it",
+                cfg.name,
+            )
+        model.set_prior_trainable(not cfg.freeze_prior)
+    return model
+
+
+def check_model_against_data(model: nn.Module, name: str, info: Mapping[str, Any]) -> None:
+    """The model's bands and wavelengths (its ``pretrained_cfg``) must be the data's."""
+    pcfg = getattr(model, "pretrained_cfg", None)
+    bands = info["bands"]
+    if pcfg is None:
+        return
+    if pcfg.num_bands != bands:
+        raise ConfigError(
+            f"{name!r} outputs {pcfg.num_bands} bands but the data has "
+            f"{bands}; pick the matching variant or set model.args.num_bands={bands}"
+        )
+    wl = info["wavelengths"]
+    if pcfg.wavelengths and wl and not np.allclose(pcfg.wavelengths, wl, atol=0.5):
+        raise ConfigError(
+            f"{name!r} is for bands {pcfg.wavelengths[0]:g}-"
+            f"{pcfg.wavelengths[-1]:g} nm, the data is {wl[0]:g}-{wl[-1]:g} nm; "
+            "use the variant of that grid or resample the data"
+        )
+
+
+def start_weights(
+    path: str, key: str = "model.checkpoint"
+) -> tuple[Path | None, dict[str, torch.Tensor] | None]:
+    """Starting weights from a weight file, a model folder, a run folder or a checkpoint.
+
+    Returns ``(file, None)`` for a file :func:`create_model` loads, or ``(None, state)``
+    with the evaluated (EMA if used) weights of a training checkpoint folder.
+    """
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p, None
+    if (p / "state.json").is_file():
+        state = load_checkpoint(p)
+        key = "ema" if state.get("eval_weights") == "ema" else "model"
+        return None, state[key]
+    for candidate in (p / "model.safetensors", p / EXPORT_DIR / "model.safetensors"):
+        if candidate.is_file():
+            return candidate, None
+    raise ConfigError(
+        f"{key} {path!r} is not a weight file, a model or run folder, or a training "
+        "checkpoint folder"
+    )
+
+
+def prior_source(spec: str) -> Any:
+    """What ``load_prior`` takes, from a weight file, a model/run/checkpoint folder or a name.
+
+    A registered name (``s2mae_ntire``) means that model's published weights.
+    """
+    p = Path(spec).expanduser()
+    if p.exists():
+        file, state = start_weights(spec, "model.prior")
+        return state if state is not None else file
+    scheme = spec.partition(":")[0]
+    if scheme in ("local-dir", "hf-hub"):
+        return create_model(spec)
+    return create_model(spec, pretrained=True)
