@@ -7,6 +7,7 @@ line ``ssrzoo: error: <reason>`` on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Any
 # without torch; each command imports what it needs.
 from . import __version__
 from ._atomic import Terminated, terminate_raises
+from ._options import OPTION_DEFAULT, ReconstructorOptions
 from .exceptions import SsrzooError
 
 __all__ = ["main"]
@@ -69,10 +71,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .models import count_params, create_model
+    from .models import PretrainedCfg, count_params, create_model
 
     model = create_model(args.model, pretrained=False)
     cfg = model.pretrained_cfg
+    assert isinstance(cfg, PretrainedCfg)  # set by create_model
     info = {
         "name": cfg.name,
         "params": count_params(model),
@@ -228,6 +231,50 @@ def _add_existing_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# `ssrzoo eval` takes these Reconstructor options (its --input-encoding is the dataset's own).
+_EVAL_OPTIONS = ("tile", "ensemble", "device", "checkpoint_path")
+
+
+def _add_reconstructor_options(
+    parser: argparse.ArgumentParser,
+    names: Sequence[str] | None = None,
+    helps: Mapping[str, str] | None = None,
+) -> None:
+    """Add the flags of these :class:`ReconstructorOptions` (default all), from their fields.
+
+    Args:
+        parser: the command's parser.
+        names: the options, in the order the help lists them.
+        helps: help texts that differ from the fields' own, by option.
+    """
+    flags = ReconstructorOptions.cli_flags()
+    defaults = {f.name: f.default for f in dataclasses.fields(ReconstructorOptions)}
+    for name in names or flags:
+        spec = flags[name]
+        flag = spec.flag or "--" + name.replace("_", "-")
+        default = defaults[name] if spec.default is OPTION_DEFAULT else spec.default
+        kwargs: dict[str, Any] = {"dest": name, "help": (helps or {}).get(name, spec.help)}
+        if default is False and spec.type is None and spec.choices is None:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs.update(default=default, type=spec.type, choices=spec.choices)
+            if spec.choices is None:  # named after the flag, not the option
+                kwargs["metavar"] = spec.metavar or flag[2:].upper().replace("-", "_")
+        parser.add_argument(flag, **kwargs)
+
+
+def _reconstructor_options(
+    args: argparse.Namespace, names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The keyword arguments of ``Reconstructor`` that the flags of ``names`` gave."""
+    flags = ReconstructorOptions.cli_flags()
+    options = {}
+    for name in names or flags:
+        value, to_option = getattr(args, name), flags[name].to_option
+        options[name] = to_option(value) if to_option is not None else value
+    return options
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from functools import partial
 
@@ -254,7 +301,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             f"no images among {args.images}; give PNG/JPEG/TIFF files or folders holding them"
         )
     outdir = Path(args.output)
-    previews = [("bands", plot_bands), ("rgb", plot_round_trip), ("spectra", plot_spectra)]
+    previews: list[tuple[str, Callable[..., object]]] = [
+        ("bands", plot_bands),
+        ("rgb", plot_round_trip),
+        ("spectra", plot_spectra),
+    ]
     plans: dict[Path, list[_Job]] = {}
     for path in images:
         cube = outdir / f"{path.stem}{FORMATS[args.format]}"
@@ -268,21 +319,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     _check_outputs(outputs, images)
     existing = _existing_outputs((f for files in outputs.values() for f in files), args.existing)
     _check_writable(outdir)
-    memory = None if args.memory_limit is None else int(args.memory_limit * 2**30)
-    reconstructor = Reconstructor(
-        args.model,
-        checkpoint_path=args.checkpoint,
-        device=args.device,
-        tile=args.tile,
-        overlap=args.overlap,
-        ensemble=args.ensemble,
-        tile_batch=args.tile_batch,
-        alpha=args.alpha,
-        source_encoding=args.input_encoding,
-        memory_limit=memory,
-        camera_correction={"auto": None, "on": True, "off": False}[args.camera_correction],
-        rgb_consistent=args.rgb_consistent,
-    )
+    reconstructor = Reconstructor(args.model, **_reconstructor_options(args))
     failed = 0
     for path in tqdm(images, unit="image", disable=None if len(images) > 1 else True):
         jobs = _keep_existing(plans[path], existing) if args.existing == "keep" else plans[path]
@@ -341,12 +378,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             f"ground truth bands {truth.wavelengths[0]:g}-{truth.wavelengths[-1]:g} nm "
             f"({truth.num_bands}) differ from the cube's; resample one onto the other"
         )
-    figures = [
+    figures: list[Callable[..., object]] = [
         partial(plot_bands, image, max_bands=args.bands),
         partial(plot_spectra, image, pixels=args.pixel, regions=args.region),
         partial(plot_round_trip, image, rgb=rgb),
-        partial(plot_error_map, image, truth),
     ]
+    if truth is not None:
+        figures.append(partial(plot_error_map, image, truth))
     jobs = [
         ([file], partial(draw, path=file))
         for file, draw in zip(written, figures[: len(written)], strict=True)
@@ -407,13 +445,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .inference import Reconstructor
     from .spectral import SpectralResponse, list_responses
 
-    reconstructor = Reconstructor(
-        args.model,
-        checkpoint_path=args.checkpoint,
-        device=args.device,
-        tile=args.tile,
-        ensemble=args.ensemble,
-    )
+    reconstructor = Reconstructor(args.model, **_reconstructor_options(args, _EVAL_OPTIONS))
     cfg = reconstructor.cfg
     # The dataset's RGB is what the weight was trained on unless the user says otherwise.
     reconstructor.source_encoding = args.input_encoding or cfg.input_encoding
@@ -524,40 +556,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write cubes holding NaN/inf values (default: such an image fails)",
     )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=None,
-        help="tile side in px (default: from free memory; 0: none)",
-    )
-    p.add_argument("--overlap", type=int, default=None, help="tile overlap in px")
-    p.add_argument("--tile-batch", type=int, default=1, help="tiles per forward pass (1)")
-    p.add_argument("--ensemble", action="store_true", help="8-way flip/transpose self-ensemble")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
-    p.add_argument("--checkpoint", default=None, help="your own weights for the architecture")
-    p.add_argument(
-        "--alpha", choices=["error", "drop"], default="error", help="what to do with RGBA input"
-    )
-    p.add_argument(
-        "--input-encoding",
-        choices=["srgb", "linear"],
-        default="srgb",
-        help="how the photos are encoded (srgb for ordinary photos)",
-    )
-    p.add_argument("--memory-limit", type=float, default=None, metavar="GB", help="RAM to plan for")
-    p.add_argument(
-        "--camera-correction",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="map sRGB photos to the weight's camera RGB; auto: when the weight takes linear "
-        "RGB of a known camera response (default)",
-    )
-    p.add_argument(
-        "--rgb-consistent",
-        action="store_true",
-        help="project each spectrum onto the nearest non-negative one that reproduces the "
-        "input RGB through the weight's camera response (unclipped pixels only)",
-    )
+    _add_reconstructor_options(p)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser(
@@ -641,10 +640,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--simulate", action="store_true", help="simulate RGB even if the data has it")
     p.add_argument("--crop", type=int, default=0, help="border pixels left out of the metrics")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images")
-    p.add_argument("--tile", type=int, default=None, help="tile side in px (0: none)")
-    p.add_argument("--ensemble", action="store_true", help="8-way flip/transpose self-ensemble")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    p.add_argument("--checkpoint", default=None, help="your own weights for the architecture")
+    _add_reconstructor_options(
+        p,
+        _EVAL_OPTIONS,
+        helps={
+            "tile": "tile side in px (0: none)",
+            "device": "cpu, cuda, ... (default: cuda if available)",
+        },
+    )
     p.add_argument(
         "--input-encoding",
         choices=["srgb", "linear"],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import tiny_model  # noqa: F401  (registers tiny_ssr)
 
@@ -114,3 +117,19 @@ def test_design_card_names_are_registered() -> None:
     if not ssrzoo.is_model("mae_ktsr"):
         pytest.skip("mae_ktsr family not registered")
     assert len(registered) == 4
+
+
+def test_bundled_cards_are_read_on_first_use_only() -> None:
+    # Registering reads no weight folder; a bundled weight's config.json card is merged into
+    # its cfg the first time the cfg is asked for (docs/design/registry.md).
+    code = (
+        "import ssrzoo.models._registry as r, ssrzoo.models\n"
+        "before = len(r._with_card)\n"
+        "raw = r._pretrained_cfgs['mae_ktsr.cave']\n"
+        "cfg = ssrzoo.models.get_pretrained_cfg('mae_ktsr_cave')\n"
+        "print(before, sorted(r._with_card), bool(raw.metrics), bool(cfg.metrics))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["0", "['mae_ktsr.cave']", "False", "True"]

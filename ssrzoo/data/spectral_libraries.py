@@ -244,20 +244,22 @@ def _sets_from_mat(path: Path) -> list[SpectralSet]:
     values = np.asarray(data["data"], dtype=np.float64)
     if values.shape[0] != wl.size:
         values = values.T
-    return [SpectralSet(path.stem, wl, values.T, path.stem)]
+    return [SpectralSet(path.stem, wl, values.T, np.asarray(path.stem, dtype=object))]
 
 
 def _sets_from_csv(path: Path) -> list[SpectralSet]:
     table = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64)
     table = np.atleast_2d(table)
-    return [SpectralSet(path.stem, table[:, 0], table[:, 1:].T, path.stem)]
+    return [
+        SpectralSet(path.stem, table[:, 0], table[:, 1:].T, np.asarray(path.stem, dtype=object))
+    ]
 
 
 def _colour_sds(
     sds: Mapping[str, Any], name: str, groups: Sequence[str] | str
 ) -> list[SpectralSet]:
     """SpectralSets from colour-science SpectralDistributions, one set per distinct grid."""
-    by_grid: dict[tuple[float, float, float], tuple[list[np.ndarray], list[str]]] = {}
+    by_grid: dict[tuple[float, float, int], tuple[list[np.ndarray], list[str]]] = {}
     group_list = [groups] * len(sds) if isinstance(groups, str) else list(groups)
     for (_, sd), g in zip(sds.items(), group_list, strict=True):
         wl = np.asarray(sd.wavelengths, dtype=np.float64)
@@ -267,7 +269,8 @@ def _colour_sds(
         grp.append(g)
     out = []
     for (lo, hi, n), (vals, grp) in by_grid.items():
-        out.append(SpectralSet(f"{name}", np.linspace(lo, hi, n), np.stack(vals), grp))
+        groups_array = np.asarray(grp, dtype=object)
+        out.append(SpectralSet(f"{name}", np.linspace(lo, hi, n), np.stack(vals), groups_array))
     return out
 
 
@@ -332,8 +335,18 @@ def _planck_and_daylight() -> list[SpectralSet]:
         for t in np.arange(2500.0, 3501.0, 100.0)
     ]
     return [
-        SpectralSet("cie_daylight_4000_20000K", shape.wavelengths, np.stack(day), "daylight"),
-        SpectralSet("planckian_2500_3500K", bb_shape.wavelengths, np.stack(bb), "tungsten"),
+        SpectralSet(
+            "cie_daylight_4000_20000K",
+            shape.wavelengths,
+            np.stack(day),
+            np.asarray("daylight", dtype=object),
+        ),
+        SpectralSet(
+            "planckian_2500_3500K",
+            bb_shape.wavelengths,
+            np.stack(bb),
+            np.asarray("tungsten", dtype=object),
+        ),
     ]
 
 

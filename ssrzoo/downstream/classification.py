@@ -746,7 +746,7 @@ def _random_copy(model: nn.Module, seed: int) -> nn.Module:
         control = type(model)(**args)
     finally:
         torch.random.set_rng_state(state)
-    control.pretrained_cfg = model.pretrained_cfg  # type: ignore[assignment]
+    control.pretrained_cfg = model.pretrained_cfg
     return control.eval()
 
 

@@ -94,7 +94,8 @@ def plot_bands(
     """
     count = image.num_bands
     if bands is None:
-        bands = np.unique(np.linspace(0, count - 1, min(max_bands, count)).round().astype(int))
+        spread = np.linspace(0, count - 1, min(max_bands, count)).round().astype(int)
+        bands = np.unique(spread).tolist()
     bands = [int(b) for b in bands]
     if any(not 0 <= b < count for b in bands):
         raise IndexError(f"band indices {bands} out of range for {count} bands")
@@ -278,7 +279,7 @@ def plot_error_map(
         path: also write the figure here (PNG).
     """
     errors = mrae_map(pred, target, eps=eps)
-    step = _stride(*errors.shape, max_side)
+    step = _stride(errors.shape[0], errors.shape[1], max_side)
     shown = errors[::step, ::step]
     top = vmax if vmax is not None else float(np.nanpercentile(errors, 99)) or 1.0
     fig = _figure(figsize=(6, 5 * errors.shape[0] / errors.shape[1] + 0.8))

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from .._options import ReconstructorOptions, option_values
 from ..exceptions import InsufficientMemoryError
 from ..io.images import (
     ImageSource,
@@ -202,18 +203,12 @@ class Reconstructor:
         camera_correction: bool | None = None,
         rgb_consistent: bool = False,
     ) -> None:
+        given = option_values(locals())
         if isinstance(model, str):
             model = create_model(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
         elif not isinstance(model, nn.Module):
             raise TypeError(f"model must be a name or an nn.Module, got {type(model).__name__}")
-        if tile is not None and tile < 0:
-            raise ValueError(f"tile={tile} must be >= 0 (0 = no tiling, None = automatic)")
-        if tile_batch < 1:
-            raise ValueError(f"tile_batch={tile_batch} must be >= 1")
-        if source_encoding not in ("srgb", "linear"):
-            raise ValueError(f"source_encoding {source_encoding!r}: use 'srgb' or 'linear'")
-        if alpha not in ("error", "drop"):
-            raise ValueError(f"alpha={alpha!r} is not supported; use 'error' or 'drop'")
+        ReconstructorOptions(**given)  # raises ValueError for a bad tile, tile_batch, encoding...
         cfg = getattr(model, "pretrained_cfg", None)
         if not isinstance(cfg, PretrainedCfg):
             if wavelengths is None:
@@ -612,19 +607,5 @@ def predict(
         >>> result.spectrum(100, 200)  # 31 values, 400-700 nm  # doctest: +SKIP
         >>> result.save("photo.hdr")  # ENVI, readable by ENVI/QGIS/SPy  # doctest: +SKIP
     """
-    reconstructor = Reconstructor(
-        model,
-        pretrained=pretrained,
-        device=device,
-        tile=tile,
-        overlap=overlap,
-        ensemble=ensemble,
-        tile_batch=tile_batch,
-        alpha=alpha,
-        source_encoding=source_encoding,
-        wavelengths=wavelengths,
-        memory_limit=memory_limit,
-        camera_correction=camera_correction,
-        rgb_consistent=rgb_consistent,
-    )
+    reconstructor = Reconstructor(model, **option_values(locals()))
     return reconstructor(image, out=out, progress=progress)

@@ -97,7 +97,7 @@ class SpectralImage:
     @property
     def shape(self) -> tuple[int, int, int]:
         """``(C, H, W)``."""
-        return tuple(self.cube.shape)  # type: ignore[return-value]
+        return tuple(self.cube.shape)
 
     def band_index(self, wavelength: float) -> int:
         """Index of the band whose centre is nearest ``wavelength`` (nm)."""
@@ -131,7 +131,9 @@ class SpectralImage:
 
         return np.asarray(render_srgb(self.cube, self.wavelengths), dtype=np.float32)
 
-    def save(self, path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> list[Path]:
+    def save(
+        self, path: str | os.PathLike[str], format: str | None = None, **kwargs: Any
+    ) -> list[Path]:
         """Write the cube and its wavelengths; see :func:`ssrzoo.inference.save_cube`."""
         return save_cube(self, path, format=format, **kwargs)
 
@@ -186,12 +188,7 @@ def save_cube(
 
     Args:
         image: the cube to write.
-        path: target file; for ENVI the ``.hdr`` (the data goes to ``<stem>.img``).
-            Missing parent folders are created; existing files are replaced atomically.
-        format: ``'npz'``, ``'npy'``, ``'mat'``, ``'h5'`` or ``'envi'``; default from the
-            suffix of ``path``.
-        mat_version: ``'5'`` or ``'7.3'``; default v5, or v7.3 when the cube is >= 2 GiB.
-        compress: compress where the format allows (npz, mat, h5).
+        path, format, mat_version, compress: as for :func:`ssrzoo.io.write_cube`.
 
     Returns:
         The files written, main file first.

@@ -11,7 +11,7 @@ import difflib
 import fnmatch
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..exceptions import UnknownModelError
 from ._hub import with_bundled_metadata
@@ -40,6 +40,7 @@ _model_to_module: dict[str, str] = {}
 _model_default_cfgs: dict[str, DefaultCfg] = {}
 _pretrained_cfgs: dict[str, PretrainedCfg] = {}  # 'arch.tag' -> cfg
 _aliases: dict[str, str] = {}  # alias -> 'arch.tag' or 'arch'
+_with_card: set[str] = set()  # bundled 'arch.tag' whose config.json card has been read
 
 F = TypeVar("F", bound="Callable[..., nn.Module]")
 
@@ -70,8 +71,9 @@ def register_model(fn: F) -> F:
     else:
         entry = DefaultCfg(tags=[""], cfgs={"": PretrainedCfg(architecture=name)})
     _model_default_cfgs[name] = entry
-    for tag, cfg in entry.cfgs.items():
-        entry.cfgs[tag] = cfg = with_bundled_metadata(cfg)
+    # Only the literal cfgs here: a bundled weight's config.json (its measured card) is read
+    # on first use, by get_pretrained_cfg, so importing ssrzoo reads no weight folder.
+    for cfg in entry.cfgs.values():
         _pretrained_cfgs[cfg.name] = cfg
     return fn
 
@@ -158,7 +160,13 @@ def get_pretrained_cfg(name: str) -> PretrainedCfg:
     """The pretrained config of ``arch.tag`` (or of an architecture's default tag)."""
     arch, tag = resolve_model_name(name)
     entry = _model_default_cfgs[arch]
-    return entry.cfgs[tag] if tag else entry.default
+    cfg = entry.cfgs[tag] if tag else entry.default
+    if cfg.bundled and cfg.name not in _with_card:
+        # First use of a bundled weight: add the card of its config.json, once.
+        cfg = with_bundled_metadata(cfg)
+        entry.cfgs[cfg.tag] = _pretrained_cfgs[cfg.name] = cfg
+        _with_card.add(cfg.name)
+    return cfg
 
 
 def _matches(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:

@@ -343,9 +343,7 @@ class Mallett2019Recovery(_ColourRecovery):
 _C = TypeVar("_C", bound=_ColourRecovery)
 
 
-def _create_colour(
-    cls: type[_C], variant: str, pretrained: bool = False, **kwargs: Any
-) -> _C:
+def _create_colour(cls: type[_C], variant: str, pretrained: bool = False, **kwargs: Any) -> _C:
     # No weights exist: `pretrained` is accepted for a uniform API and has nothing to load.
     del pretrained
     if kwargs.get("wavelengths") is not None and "num_bands" not in kwargs:
@@ -353,7 +351,9 @@ def _create_colour(
     model = build_model_with_cfg(cls, variant, False, **kwargs)
     cfg = model.pretrained_cfg
     assert isinstance(cfg, PretrainedCfg)  # set by build_model_with_cfg
-    model.pretrained_cfg = cfg.replace(wavelengths=tuple(model.wavelengths.tolist()), fwhm=None)
+    wavelengths = tuple(model.wavelengths.tolist())
+    # A plain attribute, which nn.Module's typing does not expect (as in build_model_with_cfg).
+    model.pretrained_cfg = cfg.replace(wavelengths=wavelengths, fwhm=None)  # type: ignore[assignment]
     return model
 
 

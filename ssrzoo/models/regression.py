@@ -51,6 +51,7 @@ def _sum_stats(stats: list[_Stats]) -> tuple[torch.Tensor, torch.Tensor, int]:
     cross = functools.reduce(operator.add, (s[1] for s in stats))
     return gram, cross, sum(s[3] for s in stats)
 
+
 __all__ = ["RootPolynomialRegression", "root_polynomial_exponents"]
 
 ArrayLike = np.ndarray | torch.Tensor

@@ -243,9 +243,10 @@ def param_groups(model: nn.Module, cfg: TrainerConfig) -> list[dict[str, Any]]:
     as timm's ``lr_scale`` so the ratio holds at every step. Other models get timm's split:
     no weight decay on biases, norms and ``model.no_weight_decay()`` names.
     """
-    if callable(getattr(model, "param_groups", None)):
+    model_groups = getattr(model, "param_groups", None)
+    if callable(model_groups):
         groups = []
-        for group in model.param_groups(
+        for group in model_groups(
             lr=cfg.optim.lr,
             prior_lr_scale=cfg.model.prior_lr_scale,
             weight_decay=cfg.optim.weight_decay,
@@ -258,13 +259,12 @@ def param_groups(model: nn.Module, cfg: TrainerConfig) -> list[dict[str, Any]]:
                 group["lr_scale"] = scale
             groups.append(group)
         return groups
+    no_weight_decay = getattr(model, "no_weight_decay", None)
     return list(
         param_groups_weight_decay(
             model,
             cfg.optim.weight_decay,
-            no_weight_decay_list=(
-                set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else ()
-            ),
+            no_weight_decay_list=set(no_weight_decay()) if no_weight_decay is not None else (),
         )
     )
 

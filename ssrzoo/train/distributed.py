@@ -148,8 +148,9 @@ class TrainSampler(Sampler[tuple[int, int, int]]):
                 f"training set has {num_samples} samples for {info.world_size} processes; "
                 "add data or use fewer processes"
             )
-        self.inner = DistributedSampler(
-            range(num_samples),
+        # The sampler only needs len(); torch types its argument as a Dataset.
+        self.inner: DistributedSampler[int] = DistributedSampler(
+            range(num_samples),  # type: ignore[arg-type]
             num_replicas=info.world_size,
             rank=info.rank,
             shuffle=True,

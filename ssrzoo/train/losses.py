@@ -136,7 +136,8 @@ class Objective(nn.Module):
         self, rgb: torch.Tensor, hsi: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if self.criterion is None:
-            loss = first_loss(self.model.forward_loss(hsi, rgb)).float()
+            # A method of the model's own class, which nn.Module's typing cannot see.
+            loss = first_loss(self.model.forward_loss(hsi, rgb)).float()  # type: ignore[operator]
             return loss, {}
         pred = self.model(rgb)
         with torch.autocast(device_type=pred.device.type, enabled=False):

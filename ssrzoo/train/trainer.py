@@ -42,7 +42,7 @@ from torch.utils.data import DataLoader
 from .. import __version__
 from ..evaluation import collate, evaluate
 from ..exceptions import CheckpointError
-from ..models import save_pretrained
+from ..models import PretrainedCfg, save_pretrained
 from .builders import (
     AMP_DTYPES,
     build_criterion,
@@ -569,8 +569,10 @@ class Trainer:
         model = copy.deepcopy(self.model).cpu()
         model.load_state_dict(weights)
         model.eval()
+        base_cfg = self.model.pretrained_cfg
+        assert isinstance(base_cfg, PretrainedCfg)  # set by create_model
         pcfg = export_cfg(
-            self.model.pretrained_cfg,
+            base_cfg,
             self.cfg,
             self.data_info,
             state["best"],

@@ -56,13 +56,15 @@ def build_model(cfg: ModelConfig) -> nn.Module:
                 f"({str(err).splitlines()[0]}); use the architecture it was trained with"
             ) from err
     if cfg.prior:
-        if not hasattr(model, "load_prior"):
+        load_prior = getattr(model, "load_prior", None)
+        if load_prior is None:
             raise ConfigError(
                 f"model.prior given but {cfg.name!r} has no load_prior(); priors are for "
                 "models such as mae_ktsr"
             )
-        model.load_prior(prior_source(cfg.prior))
-    if getattr(model, "prior", None) is not None and hasattr(model, "set_prior_trainable"):
+        load_prior(prior_source(cfg.prior))
+    set_prior_trainable = getattr(model, "set_prior_trainable", None)
+    if getattr(model, "prior", None) is not None and set_prior_trainable is not None:
         learned = bool(cfg.prior or cfg.pretrained or cfg.checkpoint)
         if cfg.freeze_prior and not learned:
             _logger.warning(
@@ -70,7 +72,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
                 "(an S²-MAE) or set model.freeze_prior=false to train it",
                 cfg.name,
             )
-        model.set_prior_trainable(not cfg.freeze_prior)
+        set_prior_trainable(not cfg.freeze_prior)
     return model
 
 
