@@ -130,7 +130,21 @@ class ReconstructorOptions:
         ),
     )
 
+    exposure: float = dataclasses.field(
+        default=1.0,
+        metadata=_cli(
+            "the photos' gain relative to the weight's training exposure (its card's "
+            "input_note): the model input is divided by it, the cube multiplied by it",
+            type=float,
+        ),
+    )
+
     def __post_init__(self) -> None:
+        if not (isinstance(self.exposure, (int, float)) and 0 < self.exposure < float("inf")):
+            raise ValueError(
+                f"exposure={self.exposure!r} must be a positive number: the photo's gain over "
+                "the weight's training gain (1 = the photo is exposed as the training RGB was)"
+            )
         if self.tile is not None and self.tile < 0:
             raise ValueError(f"tile={self.tile} must be >= 0 (0 = no tiling, None = automatic)")
         if self.tile_batch < 1:

@@ -363,3 +363,28 @@ def test_rgb_consistent_reproduces_the_input_rgb_of_unclipped_pixels() -> None:
 def test_rgb_consistent_needs_a_linear_weight_with_a_response(model: nn.Module) -> None:
     with pytest.raises(ValueError, match="rgb_consistent needs a weight that takes linear RGB"):
         Reconstructor(model, rgb_consistent=True)
+
+
+def test_exposure_brings_the_photo_to_the_training_exposure_and_back() -> None:
+    # A photo taken at half the training gain: the model must see it doubled, and the cube
+    # must come back in the photo's units (half what the model returns).
+    torch.manual_seed(2)
+    cfg = PretrainedCfg(
+        architecture="deep", wavelengths=tiny_model.WAVELENGTHS, input_encoding="linear"
+    )
+    net = build_model_with_cfg(DeepConv, "deep", pretrained_cfg=cfg).eval()
+    rgb = PHOTO.astype(np.float32) / 255 * 0.5
+    got = ssrzoo.predict(net, rgb, source_encoding="linear", tile=0, exposure=0.5)
+    np.testing.assert_allclose(got.cube, 0.5 * direct(net, rgb / 0.5), rtol=1e-5, atol=1e-6)
+    assert got.metadata["exposure"] == 0.5
+    plain = ssrzoo.predict(net, rgb, source_encoding="linear", tile=0)
+    np.testing.assert_allclose(plain.cube, direct(net, rgb), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(plain.cube, got.cube)  # the model is not linear in its input
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="must be a positive number"):
+            Reconstructor(net, exposure=bad)
+
+
+def test_exposure_needs_a_weight_that_takes_linear_rgb(model: nn.Module) -> None:
+    with pytest.raises(ValueError, match="scales linear RGB"):
+        Reconstructor(model, exposure=2.0)

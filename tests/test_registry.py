@@ -124,12 +124,28 @@ def test_bundled_cards_are_read_on_first_use_only() -> None:
     # its cfg the first time the cfg is asked for (docs/design/registry.md).
     code = (
         "import ssrzoo.models._registry as r, ssrzoo.models\n"
-        "before = len(r._with_card)\n"
+        "before = len(r._carded)\n"
         "raw = r._pretrained_cfgs['mae_ktsr.cave']\n"
         "cfg = ssrzoo.models.get_pretrained_cfg('mae_ktsr_cave')\n"
-        "print(before, sorted(r._with_card), bool(raw.metrics), bool(cfg.metrics))\n"
+        "print(before, sorted(r._carded), bool(raw.metrics), bool(cfg.metrics))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["0", "['mae_ktsr.cave']", "False", "True"]
+
+
+def test_a_restored_registry_gets_its_cards_again() -> None:
+    # Tests and users may put raw cfgs back into the registry (test_docs does): the card is
+    # tied to the cfg object it was read for, so the restored cfg gets it again.
+    from ssrzoo.models import _registry
+
+    entry = _registry._model_default_cfgs["mae_ktsr"]
+    raw = entry.cfgs["cave"]
+    assert get_pretrained_cfg("mae_ktsr.cave").metrics
+    entry.cfgs["cave"] = raw.replace()  # an equal cfg, but another object, without the card
+    try:
+        assert not entry.cfgs["cave"].metrics
+        assert get_pretrained_cfg("mae_ktsr.cave").metrics["mrae"] > 0
+    finally:
+        entry.cfgs["cave"] = raw

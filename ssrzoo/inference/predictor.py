@@ -177,6 +177,12 @@ class Reconstructor:
             clipped in the photo (a channel at 0 or at full scale) or by the camera
             correction are left as the model made them: their RGB is not the scene's.
             Needs a weight that takes linear RGB and records its ``response``.
+        exposure: the photo's gain relative to the exposure convention the weight was
+            trained with (its card's ``input_note``: one fixed gain that maps a flat unit
+            spectrum to 1 in the brightest channel). The model input is divided by it and
+            the cube multiplied by it, so the model sees the exposure it learned and the cube
+            stays in the photo's units. ``1`` (default) feeds the photo as it is. Needs a
+            weight that takes linear RGB. See the inference guide's "Exposure" section.
 
     Example:
         >>> rec = Reconstructor("mae_ktsr_ntire", tile=512)  # doctest: +SKIP
@@ -202,6 +208,7 @@ class Reconstructor:
         memory_limit: int | None = None,
         camera_correction: bool | None = None,
         rgb_consistent: bool = False,
+        exposure: float = 1.0,
     ) -> None:
         given = option_values(locals())
         if isinstance(model, str):
@@ -247,6 +254,12 @@ class Reconstructor:
             camera_correction = source_encoding == "srgb" and self._has_camera()
         self.camera_matrix = self._camera_matrix() if camera_correction else None
         self.consistency_response = self._consistency_response() if rgb_consistent else None
+        if exposure != 1 and cfg.input_encoding != "linear":
+            raise ValueError(
+                f"exposure={exposure} scales linear RGB, but {cfg.name!r} takes "
+                f"{cfg.input_encoding!r} input; scale the photo's linear values yourself"
+            )
+        self.exposure = float(exposure)
         self._bytes_per_pixel: float | None = None
 
     def _has_camera(self) -> bool:
@@ -306,6 +319,9 @@ class Reconstructor:
             self.source_encoding,
             self.camera_matrix,
         )
+        if self.exposure != 1:  # to the training exposure (linear input, above the range's low)
+            low = self.cfg.input_range[0]
+            x = low + (x - low) / np.float32(self.exposure)
         xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(self.device)
         if self.ensemble:
             views = (_dihedral(self._run(_dihedral(xt, k)), k, inverse=True) for k in range(8))
@@ -319,6 +335,8 @@ class Reconstructor:
             trusted = ((unit > 0) & (unit < 1)).all(-1) & (x > low).all(-1)
             rgb = x.transpose(0, 3, 1, 2)
             cube = project_rgb_consistent(cube, rgb, self.consistency_response, mask=trusted)
+        if self.exposure != 1:  # back to the photo's exposure
+            cube *= np.float32(self.exposure)
         return cube
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
@@ -506,6 +524,7 @@ class Reconstructor:
                 "source_encoding": self.source_encoding,
                 "camera_correction": self.camera_matrix is not None,
                 "rgb_consistent": self.consistency_response is not None,
+                "exposure": self.exposure,
             },
         )
 
@@ -583,6 +602,7 @@ def predict(
     memory_limit: int | None = None,
     camera_correction: bool | None = None,
     rgb_consistent: bool = False,
+    exposure: float = 1.0,
     out: np.ndarray | None = None,
     progress: bool = False,
 ) -> SpectralImage:

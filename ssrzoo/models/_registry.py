@@ -40,7 +40,7 @@ _model_to_module: dict[str, str] = {}
 _model_default_cfgs: dict[str, DefaultCfg] = {}
 _pretrained_cfgs: dict[str, PretrainedCfg] = {}  # 'arch.tag' -> cfg
 _aliases: dict[str, str] = {}  # alias -> 'arch.tag' or 'arch'
-_with_card: set[str] = set()  # bundled 'arch.tag' whose config.json card has been read
+_carded: dict[str, tuple[PretrainedCfg, PretrainedCfg]] = {}  # 'arch.tag' -> (cfg, with card)
 
 F = TypeVar("F", bound="Callable[..., nn.Module]")
 
@@ -161,12 +161,18 @@ def get_pretrained_cfg(name: str) -> PretrainedCfg:
     arch, tag = resolve_model_name(name)
     entry = _model_default_cfgs[arch]
     cfg = entry.cfgs[tag] if tag else entry.default
-    if cfg.bundled and cfg.name not in _with_card:
-        # First use of a bundled weight: add the card of its config.json, once.
-        cfg = with_bundled_metadata(cfg)
-        entry.cfgs[cfg.tag] = _pretrained_cfgs[cfg.name] = cfg
-        _with_card.add(cfg.name)
-    return cfg
+    if not cfg.bundled:
+        return cfg
+    # A bundled weight: its cfg with the card of its config.json, read on first use and
+    # kept for that very cfg (a re-registered cfg gets its card read again; an unreadable
+    # card is not kept, so the next call tries again).
+    known = _carded.get(cfg.name)
+    if known is not None and known[0] is cfg:
+        return known[1]
+    carded = with_bundled_metadata(cfg)
+    if carded is not cfg:
+        _carded[cfg.name] = (cfg, carded)
+    return carded
 
 
 def _matches(name: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
