@@ -153,7 +153,13 @@ def training_budget(name: str) -> tuple[str, str]:
     if not cfg.recipe or not recipe.is_file():
         return "closed form" if cfg.architecture in CLOSED_FORM else "-", "-"
     raw = yaml.safe_load(recipe.read_text())
-    budget = f"{raw['sched']['steps']} x {raw['data']['batch_size']}"
+    planned = int(raw["sched"]["steps"])
+    # The steps the run made, as its card records them; a time budget may have cut it short.
+    made = re.search(r"(\d+) optimizer steps", cfg.notes or "")
+    steps = int(made.group(1)) if made else planned
+    budget = f"{steps} x {raw['data']['batch_size']}"
+    if steps != planned:
+        budget += f" (of {planned})"
     clock = _wall_clock(cfg.notes)
     if cfg.architecture == "mae_ktsr":  # the S²-MAE pretraining is part of its cost
         prior = _wall_clock(ssrzoo.get_pretrained_cfg(f"s2mae.{cfg.tag}").notes)
@@ -259,9 +265,10 @@ def main() -> None:
         "",
         "`vs card`: the measured MRAE against the card's, which was measured in float32 "
         "before the weight was stored in float16 (the closed-form cards score every valid "
-        "pixel of the val strips instead, so they are not compared). `budget`: optimizer "
-        "steps x batch size of the weight's recipe, and its training wall-clock and machine "
-        "as its card records it; wall-clocks of runs that shared a machine compare only "
+        "pixel of the val strips instead, so they are not compared). `budget`: the optimizer "
+        "steps the run made (its card; in brackets the recipe's, when a time budget stopped "
+        "it earlier) x the recipe's batch size, and its training wall-clock and machine as "
+        "its card records it; wall-clocks of runs that shared a machine compare only "
         "roughly. `vs root-poly3`: MRAE relative to the closed-form 13-term regression fitted "
         "on the same training data (a deep weight should be well below it).",
         "",

@@ -836,9 +836,9 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
         self.use_prior = use_prior
         self.levels = levels
         #: resolution level of each stage: 0 = full, l = 1 / 2**l
-        self.stage_levels = [min(i, len(depths) - 1 - i) for i in range(len(depths))]
-        if levels == 1:
-            self.stage_levels = [0] * len(depths)
+        self.stage_levels = [
+            min(i, len(depths) - 1 - i) if levels > 1 else 0 for i in range(len(depths))
+        ]
         widths = [dim * 2**level for level in self.stage_levels]
         self.shallow = nn.Conv2d(in_chans, dim, 3, padding=1)
         self.stages = nn.ModuleList(
