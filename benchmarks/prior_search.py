@@ -148,13 +148,22 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for run in sorted(runs, key=lambda r: (r["round"], r["name"])):
-        if run["metric"] != "mrae":
-            continue
+    curves = [
+        r for r in sorted(runs, key=lambda r: (r["round"], r["name"])) if r["metric"] == "mrae"
+    ]
+    colours = plt.get_cmap("tab20")
+    for i, run in enumerate(curves):
         steps = [int(s) for s in run["curve"]]
         style = "-" if SETTINGS[run["name"]]["prior"] == "none" else "--"
         label = f"r{run['round']} {run['name'].removesuffix('_cave').replace('_cave_', ' ')}"
-        ax.plot(steps, list(run["curve"].values()), style, marker=".", label=label)
+        ax.plot(
+            steps,
+            list(run["curve"].values()),
+            style,
+            marker=".",
+            label=label,
+            color=colours(i % 20),
+        )
     ax.set_xlabel("optimizer step (batch 16, 64x64 patches)")
     ax.set_ylabel("CAVE val MRAE")
     ax.set_ylim(0.14, 0.30)
