@@ -36,3 +36,32 @@ def provenance(script: str) -> str:
         f"({platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} "
         "thread(s))."
     )
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}: start -->", f"<!-- {name}: end -->"
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` between ``name``'s markers in the page at ``path`` (appended if absent).
+
+    Lets one benchmark keep its table up to date inside a page another benchmark writes.
+    """
+    start, end = _markers(name)
+    page = path.read_text() if path.is_file() else ""
+    block = f"{start}\n{text.strip()}\n{end}"
+    if start in page and end in page:
+        head, rest = page.split(start, 1)
+        page = head + block + rest.split(end, 1)[1]
+    else:
+        page = page.rstrip() + "\n\n" + block + "\n"
+    path.write_text(page)
+
+
+def kept_section(path: Path, name: str) -> str:
+    """The marked section ``name`` of the page at ``path`` with its markers, or ``''``."""
+    start, end = _markers(name)
+    page = path.read_text() if path.is_file() else ""
+    if start not in page or end not in page:
+        return ""
+    return start + page.split(start, 1)[1].split(end, 1)[0] + end + "\n"

@@ -12,7 +12,8 @@ pipeline, fixed white gain), so only the scenes change, never the RGB the weight
 Both are scored by :func:`ssrzoo.evaluate` with the recipe's validation settings
 (:func:`ssrzoo.train.evaluate_recipe`), as the leaderboard is.
 
-    python benchmarks/cross_protocol.py --root ../shared/data --out docs/results/cross_protocol.md
+    python benchmarks/cross_protocol.py --root ../shared/data --out docs/results/cross_protocol.md \
+        --generalisation docs/results/generalisation.md
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import argparse
 from pathlib import Path
 
 import torch
-from _report import REPO, provenance
+from _report import REPO, provenance, write_section
 from leaderboard import PROTOCOLS, recipe_config
 
 import ssrzoo
@@ -48,6 +49,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="also write the page here")
+    parser.add_argument(
+        "--generalisation", type=Path, default=None, help="also put the table in this page"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = args.root.resolve()
@@ -81,6 +85,16 @@ def main() -> None:
     print(page)
     if args.out:
         args.out.write_text(page)
+    if args.generalisation:
+        table = "\n".join(line for line in lines if line.startswith("|"))
+        write_section(
+            args.generalisation,
+            "cross-protocol",
+            "## Across protocols: ICVL ↔ CAVE\n\n"
+            "Written by `benchmarks/cross_protocol.py` (see [its page](cross_protocol.md) for the "
+            "protocol): each weight on both validation sets through its own training camera; "
+            "`shift` is MRAE on the other protocol's scenes relative to its own.\n\n" + table,
+        )
 
 
 if __name__ == "__main__":
