@@ -30,6 +30,7 @@ from _report import REPO, provenance
 from leaderboard import PROTOCOLS, recipe_config
 
 import ssrzoo
+from ssrzoo.models import count_params
 from ssrzoo.train import evaluate_recipe
 
 RECORD = REPO / "benchmarks" / "records" / "prior_search_cave.json"
@@ -195,9 +196,8 @@ def published(root: Path) -> list[str]:
         metrics = evaluate_recipe(
             model, recipe_config(root, str(PROTOCOLS[protocol]["recipe"]))
         ).metrics
-        params = sum(p.numel() for p in model.parameters())
-        prior = getattr(model, "prior", None)
-        trained = params - (sum(p.numel() for p in prior.parameters()) if prior else 0)
+        # trained: what training updated, without the frozen prior
+        params, trained = count_params(model), count_params(model, trainable_only=True)
         print(name, metrics["mrae"], flush=True)
         lines.append(
             f"| `{name}` | {protocol} | {metrics['mrae']:.4f} | {metrics['rmse']:.4f} | "
