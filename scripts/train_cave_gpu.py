@@ -42,6 +42,7 @@ from pathlib import Path
 #: One run: (recipe in recipes/, extra overrides). A phase-2 run names its prior folder.
 Run = tuple[str, list[str]]
 _RGB_ONLY = ["model.args.rgb_only_prob=0.75", "model.args.drop_path_rate=0.1"]
+_LR_1E3 = ["optim.lr=1.0e-3"]
 PLANS: dict[str, tuple[dict[str, Run], dict[str, Run]]] = {
     "weights": (
         {
@@ -94,6 +95,25 @@ PLANS: dict[str, tuple[dict[str, Run], dict[str, Run]]] = {
             "mae_ktsr_unet_cave": ("mae_ktsr_unet_cave", []),
             "mae_ktsr_unet_cave_frozen": ("mae_ktsr_unet_cave", ["model.freeze_prior=true"]),
         },
+    ),
+    # Capacity and learning rate at the same 4000 x 16 budget, each with and without the
+    # reused S²-MAE (--reuse): can the flat reconstructor reach 25 % below root-poly3 within
+    # MAE-KTSR's 59 GFLOPs, and does the prior help a larger one?
+    "prior-search-3": (
+        {},
+        {
+            f"mae_ktsr_cave{'' if prior else '_noprior'}_{label}": (
+                "mae_ktsr_cave" if prior else "mae_ktsr_cave_noprior",
+                [*_LR_1E3, *args],
+            )
+            for label, args in (
+                ("lr1e3", []),
+                ("deep_lr1e3", ["model.args.depths=[4,4,4]"]),
+                ("wide_lr1e3", ["model.args.dim=44"]),
+            )
+            for prior in (True, False)
+        }
+        | {"mae_ktsr_cave_noprior_lr2e3": ("mae_ktsr_cave_noprior", ["optim.lr=2.0e-3"])},
     ),
 }
 
