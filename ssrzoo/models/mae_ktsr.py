@@ -581,9 +581,14 @@ _STRIP_ELEMENTS = 1 << 22
 
 
 def _strip_path_applies(x: torch.Tensor) -> bool:
-    """True where :meth:`MAEKTSR.forward` takes the strip path (CPU, no autograd, eager)."""
+    """True where :meth:`MAEKTSR.forward` takes the strip path (CPU, no autograd, eager).
+
+    Not under CPU autocast: the strip path writes into float32 buffers with ``out=`` and
+    in-place ops, which autocast's lower-precision results cannot fill.
+    """
     return (
         x.device.type == "cpu"
+        and not torch.is_autocast_enabled("cpu")
         and not torch.is_grad_enabled()
         and not torch.jit.is_tracing()
         and not torch.compiler.is_compiling()
@@ -1100,7 +1105,7 @@ default_cfgs = generate_default_cfgs(
         ),
         "mae_ktsr.cave": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_cave",
-            sha256="9b016373bc2895910ef4f46de93e938b2781b6dda9e9409c9bc198564decea9c",
+            sha256="bc2d1873eca0a83bc857bcf10ff5db17d9702c5162b17f05a7e3fb6389f6156c",
             bundled=True,
             **protocol_fields("cave"),
         ),
@@ -1156,7 +1161,7 @@ default_cfgs = generate_default_cfgs(
             hf_hub_id="ssrzoo/mae_ktsr_noprior_cave",
             notes="the prior ablation of mae_ktsr.cave: the same reconstructor, data and "
             "schedule, without the S²-MAE prior and its ISFF fusion",
-            sha256="f8b4d803a1e8cd6710863c1157db336682a2574d20e09489f72d26872274d3e8",
+            sha256="f36ef861064766a134ee0e4d0c42f80444d574ff6bc06401514df1a53aab242f",
             bundled=True,
             **protocol_fields("cave"),
         ),
