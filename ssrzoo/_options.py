@@ -65,6 +65,7 @@ def _gigabytes(value: float | None) -> int | None:
 
 
 _SWITCH = {"auto": None, "on": True, "off": False}
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -93,6 +94,14 @@ class ReconstructorOptions:
     )
     device: str | torch.device | None = dataclasses.field(
         default=None, metadata=_cli("cpu, cuda, cuda:1 (default: cuda if available)")
+    )
+    precision: str = dataclasses.field(
+        default="fp32",
+        metadata=_cli(
+            "the model's arithmetic: fp32, or bf16/fp16 autocast (fp16: GPU only); the cube "
+            "is float32 either way",
+            choices=PRECISIONS,
+        ),
     )
     checkpoint_path: str | os.PathLike[str] | None = dataclasses.field(
         default=None, metadata=_cli("your own weights for the architecture", flag="--checkpoint")
@@ -138,6 +147,14 @@ class ReconstructorOptions:
             type=float,
         ),
     )
+    backend: str = dataclasses.field(
+        default="torch",
+        metadata=_cli(
+            "run the model in torch, or in onnxruntime on the CPU (needs ssrzoo[onnx]; "
+            "graphs are exported once per tile shape and cached)",
+            choices=("torch", "onnxruntime"),
+        ),
+    )
 
     def __post_init__(self) -> None:
         if not (isinstance(self.exposure, (int, float)) and 0 < self.exposure < float("inf")):
@@ -153,6 +170,20 @@ class ReconstructorOptions:
             raise ValueError(f"source_encoding {self.source_encoding!r}: use 'srgb' or 'linear'")
         if self.alpha not in ("error", "drop"):
             raise ValueError(f"alpha={self.alpha!r} is not supported; use 'error' or 'drop'")
+        if self.backend not in ("torch", "onnxruntime"):
+            raise ValueError(
+                f"backend={self.backend!r} is not supported; use 'torch' or 'onnxruntime'"
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision={self.precision!r} is not supported; use 'fp32', 'bf16' or 'fp16'"
+            )
+        if self.precision != "fp32" and self.backend != "torch":
+            raise ValueError(
+                f"precision={self.precision!r} is a torch autocast setting; "
+                f"backend={self.backend!r} runs the graph in float32: use precision='fp32' "
+                "or backend='torch'"
+            )
 
     @staticmethod
     def cli_flags() -> dict[str, CliFlag]:

@@ -12,7 +12,9 @@ __all__ = [
     "ChecksumError",
     "ConfigError",
     "DatasetNotFoundError",
+    "ExportError",
     "InsufficientMemoryError",
+    "MissingDependencyError",
     "SsrzooError",
     "UnknownModelError",
     "WeightsNotFoundError",
@@ -60,3 +62,11 @@ class CheckpointError(SsrzooError, ValueError):
 
 class InsufficientMemoryError(SsrzooError, MemoryError):
     """The output cube (or one tile) does not fit in the memory available."""
+
+
+class MissingDependencyError(SsrzooError, ImportError):
+    """An optional package a feature needs is not installed; the message names the extra."""
+
+
+class ExportError(SsrzooError, RuntimeError):
+    """A model that cannot be exported, or whose exported graph disagrees with torch."""

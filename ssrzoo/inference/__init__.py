@@ -7,6 +7,8 @@
   ``.h5`` and ENVI, always with the wavelengths; writes are atomic. The formats, and the
   photo readers, live in :mod:`ssrzoo.io` and are re-exported here.
 * :func:`plot_bands`, :func:`plot_spectra`, :func:`plot_round_trip`, :func:`plot_error_map`.
+* :func:`export_onnx`: a model as an ONNX graph with its metadata; :class:`OnnxModule` runs
+  such graphs in onnxruntime (``Reconstructor(..., backend="onnxruntime")``).
 
 See ``docs/inference.md``.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 from ..exceptions import InsufficientMemoryError
 from ..io.cubes import FORMATS, format_from_path
 from ..io.images import IMAGE_SUFFIXES, collect_images, image_info, load_rgb, to_model_input
+from .onnx import OnnxModule, export_onnx
 from .plots import (
     mrae_map,
     plot_bands,
@@ -32,11 +35,13 @@ __all__ = [
     "FORMATS",
     "IMAGE_SUFFIXES",
     "InsufficientMemoryError",
+    "OnnxModule",
     "Reconstructor",
     "SpectralImage",
     "TileGrid",
     "available_memory",
     "collect_images",
+    "export_onnx",
     "format_from_path",
     "image_info",
     "load_cube",

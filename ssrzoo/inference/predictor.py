@@ -14,6 +14,7 @@ The pipeline for one image:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import operator
@@ -153,6 +154,10 @@ class Reconstructor:
         pretrained: with a name, load its published weights (almost always wanted).
         checkpoint_path: with a name, your own weights instead.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...; default CUDA when available.
+        precision: ``'fp32'`` (default) runs the model in float32; ``'bf16'`` and ``'fp16'``
+            run its forward pass under :func:`torch.autocast` with that dtype (faster on most
+            GPUs, a small accuracy cost). The cube is float32 either way. ``'fp16'`` needs a
+            GPU (on the CPU use ``'bf16'``); ``backend='onnxruntime'`` takes ``'fp32'`` only.
         tile: tile side in pixels; ``None`` picks it from the free memory, ``0`` runs the
             whole image at once.
         overlap: overlap between tiles in pixels; default ``max(32, tile // 8)``.
@@ -183,6 +188,13 @@ class Reconstructor:
             the cube multiplied by it, so the model sees the exposure it learned and the cube
             stays in the photo's units. ``1`` (default) feeds the photo as it is. Needs a
             weight that takes linear RGB. See the inference guide's "Exposure" section.
+        backend: ``'torch'`` runs the model in torch; ``'onnxruntime'`` runs it as ONNX
+            graphs in onnxruntime on the CPU (``pip install 'ssrzoo[onnx]'``), everything
+            else (tiling, ensemble, exposure, ``rgb_consistent``) unchanged. A name or
+            module is exported once per tile shape into
+            :func:`~ssrzoo.inference.onnx.onnx_cache_dir`; ``model`` may also be the path of
+            a ``.onnx`` file written by :func:`~ssrzoo.inference.export_onnx`, whose
+            metadata gives the weight's cfg (torch then only wraps arrays).
 
     Example:
         >>> rec = Reconstructor("mae_ktsr_ntire", tile=512)  # doctest: +SKIP
@@ -198,6 +210,7 @@ class Reconstructor:
         pretrained: bool = True,
         checkpoint_path: str | os.PathLike[str] | None = None,
         device: str | torch.device | None = None,
+        precision: str = "fp32",
         tile: int | None = None,
         overlap: int | None = None,
         ensemble: bool = False,
@@ -209,9 +222,19 @@ class Reconstructor:
         camera_correction: bool | None = None,
         rgb_consistent: bool = False,
         exposure: float = 1.0,
+        backend: str = "torch",
     ) -> None:
         given = option_values(locals())
-        if isinstance(model, str):
+        if isinstance(model, str) and model.endswith(".onnx"):
+            if backend != "onnxruntime":
+                raise ValueError(
+                    f"{model} is an ONNX graph: run it with backend='onnxruntime' "
+                    "(CLI: --backend onnxruntime)"
+                )
+            from .onnx import OnnxModule
+
+            model = OnnxModule.load(model)
+        elif isinstance(model, str):
             model = create_model(model, pretrained=pretrained, checkpoint_path=checkpoint_path)
         elif not isinstance(model, nn.Module):
             raise TypeError(f"model must be a name or an nn.Module, got {type(model).__name__}")
@@ -239,9 +262,26 @@ class Reconstructor:
                 f"{self.wavelengths.size} wavelengths for a model with {cfg.num_bands} bands"
             )
         self.cfg = cfg
-        self.device = torch.device(
-            device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-        )
+        cuda = torch.cuda.is_available() and backend == "torch"
+        self.device = torch.device(device if device is not None else ("cuda" if cuda else "cpu"))
+        self.backend = backend
+        self.precision = precision
+        self._autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        if precision == "fp16" and self.device.type == "cpu":
+            raise ValueError(
+                "precision='fp16' is for GPUs: CPUs have no fast float16 arithmetic; "
+                "use precision='bf16' or 'fp32' on the CPU (CLI: --precision bf16)"
+            )
+        if backend == "onnxruntime":
+            from .onnx import OnnxModule
+
+            if self.device.type != "cpu":
+                raise ValueError(
+                    f"backend='onnxruntime' runs on the CPU, not device={str(self.device)!r}; "
+                    "use backend='torch' for the GPU"
+                )
+            if not isinstance(model, OnnxModule):
+                model = OnnxModule.wrap(model)
         self.model = model.eval().to(self.device)
         self.tile = tile
         self.overlap = overlap
@@ -309,8 +349,11 @@ class Reconstructor:
     # -- the model on one stack of windows -------------------------------------------------
 
     @torch.inference_mode()
-    def _forward(self, windows: np.ndarray) -> np.ndarray:
-        """``(N, h, w, 3)`` raw windows -> ``(N, C, h, w)`` float32 cube tiles."""
+    def _forward(self, windows: np.ndarray, model: nn.Module | None = None) -> np.ndarray:
+        """``(N, h, w, 3)`` raw windows -> ``(N, C, h, w)`` float32 cube tiles.
+
+        ``model`` replaces :attr:`model` (the memory probe measures the torch model).
+        """
         unit = to_unit_float(windows)
         x = to_model_input(
             unit,
@@ -324,10 +367,12 @@ class Reconstructor:
             x = low + (x - low) / np.float32(self.exposure)
         xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(self.device)
         if self.ensemble:
-            views = (_dihedral(self._run(_dihedral(xt, k)), k, inverse=True) for k in range(8))
+            views = (
+                _dihedral(self._run(_dihedral(xt, k), model), k, inverse=True) for k in range(8)
+            )
             y = functools.reduce(operator.add, views) / 8
         else:
-            y = self._run(xt)
+            y = self._run(xt, model)
         cube = y.float().cpu().numpy()
         if self.consistency_response is not None:
             # A clipped channel is not the scene's RGB: matching it would be wrong.
@@ -339,8 +384,17 @@ class Reconstructor:
             cube *= np.float32(self.exposure)
         return cube
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
-        y: torch.Tensor = self.model(x)
+    def _run(self, x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+        """The model on ``x``, in :attr:`precision`; the result is float32."""
+        autocast = (
+            torch.autocast(self.device.type, dtype=self._autocast_dtype)
+            if self._autocast_dtype is not None
+            else contextlib.nullcontext()
+        )
+        with autocast:
+            y: torch.Tensor = (self.model if model is None else model)(x)
+        # float32 before the ensemble sums the views and before the cube is filled
+        y = y.float()
         if y.ndim != 4 or y.shape[1] != self.num_bands or y.shape[-2:] != x.shape[-2:]:
             raise RuntimeError(
                 f"model {self.name!r} returned shape {tuple(y.shape)} for input "
@@ -353,18 +407,24 @@ class Reconstructor:
     def _tile_bytes_per_pixel(self) -> float:
         """Working memory per tile pixel, estimated from one small forward pass."""
         if self._bytes_per_pixel is None:
-            probe = np.zeros((1, _PROBE_SIDE, _PROBE_SIDE, 3), dtype=np.float32)
-            with _LiveTensorBytes() as tracker:
-                self._forward(probe)
+            # onnxruntime's working set is taken to be the torch model's: measured now, or
+            # for a file, when it was exported (4 KB/px, generous, for a file without it).
+            probe_model = getattr(self.model, "torch_model", self.model)
+            if probe_model is not None:
+                probe = np.zeros((1, _PROBE_SIDE, _PROBE_SIDE, 3), dtype=np.float32)
+                with _LiveTensorBytes() as tracker:
+                    self._forward(probe, probe_model)
+                model_side = tracker.peak / _PROBE_SIDE**2
+            else:
+                model_side = getattr(self.model, "torch_bytes_per_pixel", None) or 4096.0
             # Live tensors leave out the allocator's slack and the workspaces inside ops
             # (oneDNN reorders, GEMM buffers): with 2.5x, the peak RSS of a 448x448 tile of
             # MAE-KTSR, S2-MAE and MST++ is 0.4-0.9 times the estimate. The numpy side holds
             # the window, its conversion and the output tile.
-            pixels = _PROBE_SIDE * _PROBE_SIDE
             numpy_side = 4 * (2 * 3 + 2 * self.num_bands)
             if self.consistency_response is not None:  # float64 copies in project_rgb_consistent
                 numpy_side += 8 * 5 * self.num_bands
-            self._bytes_per_pixel = 2.5 * tracker.peak / pixels + numpy_side
+            self._bytes_per_pixel = 2.5 * model_side + numpy_side
         return self._bytes_per_pixel
 
     def _free_memory(self) -> int | None:
@@ -525,6 +585,8 @@ class Reconstructor:
                 "camera_correction": self.camera_matrix is not None,
                 "rgb_consistent": self.consistency_response is not None,
                 "exposure": self.exposure,
+                "backend": self.backend,
+                "precision": self.precision,
             },
         )
 
@@ -592,6 +654,7 @@ def predict(
     *,
     pretrained: bool = True,
     device: str | torch.device | None = None,
+    precision: str = "fp32",
     tile: int | None = None,
     overlap: int | None = None,
     ensemble: bool = False,
@@ -603,6 +666,7 @@ def predict(
     camera_correction: bool | None = None,
     rgb_consistent: bool = False,
     exposure: float = 1.0,
+    backend: str = "torch",
     out: np.ndarray | None = None,
     progress: bool = False,
 ) -> SpectralImage:

@@ -65,13 +65,23 @@ def check_rgb_input(
         raise ValueError(f"{expected}, got shape {tuple(x.shape)}; {hint}")
     if x.shape[0] == 0 or x.shape[2] == 0 or x.shape[3] == 0:
         raise ValueError(f"{expected}, got empty shape {tuple(x.shape)}; pass at least one image")
-    if x.device.type != "meta" and not torch.isfinite(x).all():
+    if x.device.type != "meta" and not _exporting() and not torch.isfinite(x).all():
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(
             f"{expected} with finite values, got {bad} NaN or inf values (of {x.numel()}); "
             "clean the input first, e.g. with torch.nan_to_num"
         )
     return x if dtype is None else x.to(dtype)
+
+
+def _exporting() -> bool:
+    """True while ``torch.export`` (the ONNX exporter's tracer) runs the model.
+
+    An exported graph cannot raise on values it has not seen, so the finite check is left
+    out of it (``torch.compile`` keeps it, as a graph break).
+    """
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.7
+    return bool(is_exporting()) if is_exporting is not None else False
 
 
 def pad_to_multiple(
