@@ -261,7 +261,7 @@ def _add_existing_options(parser: argparse.ArgumentParser) -> None:
 
 
 # `ssrzoo eval` takes these Reconstructor options (its --input-encoding is the dataset's own).
-_EVAL_OPTIONS = ("tile", "ensemble", "device", "checkpoint_path")
+_EVAL_OPTIONS = ("tile", "ensemble", "device", "checkpoint_path", "precision")
 
 
 def _add_reconstructor_options(
