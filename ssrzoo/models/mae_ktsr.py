@@ -1099,7 +1099,7 @@ default_cfgs = generate_default_cfgs(
     {
         "mae_ktsr.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_ntire",
-            sha256="e9aa5c7270da2006ac491c8b7a2863155d9d8ed4e65e0c1efd90c0f9b1f8121e",
+            sha256="cec84504f5f1c0c3c110bfd59334bb265fe34a6402c9985c04c0ff584a5e08c7",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
@@ -1153,7 +1153,7 @@ default_cfgs = generate_default_cfgs(
             hf_hub_id="ssrzoo/mae_ktsr_noprior_ntire",
             notes="the prior ablation of mae_ktsr.ntire2020: the same reconstructor, data and "
             "schedule, without the S²-MAE prior and its ISFF fusion",
-            sha256="dd27a675ec265ca0d023a4a6946e26e21e00b9fd48858f147e559102afca06c3",
+            sha256="7b5387a75292fefdbd49291972d75c3cbeabd82dae85f91808e875b6f9eff9f0",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
