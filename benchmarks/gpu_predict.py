@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from predict import test_photo  # the same synthetic photo as the CPU benchmark
 
 # torch and ssrzoo are imported inside the functions: see the module docstring (RSS).
 
@@ -60,26 +61,6 @@ NOT_RECONSTRUCTORS = ("s2mae",)
 PROTOCOL = "ntire2020"
 # Linear RGB in, so no sRGB decoding (colour-science) is needed: see the module docstring.
 PHOTO_OPTIONS: dict[str, Any] = {"source_encoding": "linear", "camera_correction": False}
-
-
-def test_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A smooth colourful scene with some texture, ``(H, W, 3)`` uint8, 256 rows at a time."""
-    rng = np.random.default_rng(seed)
-    photo = np.empty((height, width, 3), dtype=np.uint8)
-    x = np.linspace(0, 1, width, dtype=np.float32)[None, :]
-    for top in range(0, height, 256):
-        y = np.linspace(0, 1, height, dtype=np.float32)[top : top + 256, None]
-        rows = np.stack(
-            [
-                0.5 + 0.4 * np.sin(6 * x + 2 * y),
-                0.5 + 0.4 * np.cos(5 * y - 3 * x),
-                0.5 + 0.4 * np.sin(4 * (x + y)),
-            ],
-            axis=-1,
-        )
-        rows += rng.normal(0, 0.02, rows.shape).astype(np.float32)
-        photo[top : top + 256] = (np.clip(rows, 0, 1) * 255).astype(np.uint8)
-    return photo
 
 
 # -- run in child processes (no torch in this process yet) ---------------------------------
