@@ -1117,7 +1117,7 @@ default_cfgs = generate_default_cfgs(
         ),
         "mae_ktsr.pavia": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_pavia",
-            sha256="f9b198ed891ea008d91fa5c829d376e3599bb75d70a3d443db52c50aff3c56b7",
+            sha256="392688171554eccfb50bcd211a5050e7a5427dd8dc43c634f072a699cdd2afb2",
             bundled=True,
             **protocol_fields("pavia"),
         ),
