@@ -66,6 +66,7 @@ def _gigabytes(value: float | None) -> int | None:
 
 _SWITCH = {"auto": None, "on": True, "off": False}
 PRECISIONS = ("fp32", "bf16", "fp16")
+BACKENDS = ("torch", "onnxruntime")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -152,7 +153,7 @@ class ReconstructorOptions:
         metadata=_cli(
             "run the model in torch, or in onnxruntime on the CPU (needs ssrzoo[onnx]; "
             "graphs are exported once per tile shape and cached)",
-            choices=("torch", "onnxruntime"),
+            choices=BACKENDS,
         ),
     )
 
@@ -170,7 +171,7 @@ class ReconstructorOptions:
             raise ValueError(f"source_encoding {self.source_encoding!r}: use 'srgb' or 'linear'")
         if self.alpha not in ("error", "drop"):
             raise ValueError(f"alpha={self.alpha!r} is not supported; use 'error' or 'drop'")
-        if self.backend not in ("torch", "onnxruntime"):
+        if self.backend not in BACKENDS:
             raise ValueError(
                 f"backend={self.backend!r} is not supported; use 'torch' or 'onnxruntime'"
             )

@@ -373,7 +373,7 @@ class Reconstructor:
             y = functools.reduce(operator.add, views) / 8
         else:
             y = self._run(xt, model)
-        cube = y.float().cpu().numpy()
+        cube = y.cpu().numpy()  # float32: _run converts each view
         if self.consistency_response is not None:
             # A clipped channel is not the scene's RGB: matching it would be wrong.
             low = self.cfg.input_range[0]
