@@ -117,6 +117,26 @@ def test_hscnn_plus_is_translation_equivariant_inside() -> None:
     torch.testing.assert_close(full[..., 12:20, 12:20], crop[..., 4:12, 4:12])
 
 
+def test_hscnn_plus_inference_path_matches_the_training_path() -> None:
+    # Without autograd HSCNN+ writes the dense features into one buffer per image (half the
+    # peak memory); it must compute what the concatenating training path computes, per image
+    # of a batch, and keep working under autocast.
+    torch.manual_seed(3)
+    model = ssrzoo.create_model("hscnn_plus", num_blocks=3).eval()
+    x = torch.rand(3, 3, 12, 20)
+    with torch.enable_grad():
+        reference = model(x).detach()
+    with torch.no_grad():
+        fast = model(x)
+        single = model(x[1:2])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(single, reference[1:2], atol=1e-5, rtol=1e-5)
+    assert low.shape == reference.shape
+    torch.testing.assert_close(low.float(), reference, atol=0.05, rtol=0.05)
+
+
 def test_second_order_non_local_matches_explicit_formula() -> None:
     torch.manual_seed(3)
     block = SecondOrderNonLocal(31, reduction=8)

@@ -45,6 +45,7 @@ from .datasets import (
     session_split,
 )
 from .device_patches import DevicePatches
+from .lighting import DEFAULT_LIGHT_WEIGHTS, LightSampler, Relight
 from .patches import RandomPatches
 from .scene_geometry import dead_leaves
 from .spectral_libraries import (
@@ -71,6 +72,7 @@ __all__ = [
     "CAVE",
     "CAVE_TRAIN_SCENES",
     "CAVE_VAL_SCENES",
+    "DEFAULT_LIGHT_WEIGHTS",
     "ICVL",
     "ICVL_DARK_COUNTS",
     "ILLUMINANT_CATEGORIES",
@@ -88,8 +90,10 @@ __all__ = [
     "HyperspectralFolder",
     "HyperspectralImage",
     "ICVLStrips",
+    "LightSampler",
     "PaviaUniversity",
     "RandomPatches",
+    "Relight",
     "RemoteSensingScenes",
     "ResampleBands",
     "Sample",

@@ -110,6 +110,11 @@ class DevicePatches:
                 illuminant, a per-image gain, RGB read from disk, validity masks).
         """
         sim = patches.simulate
+        if getattr(patches, "relight", None) is not None:
+            raise ValueError(
+                "device patches do not relight reflectance; use the worker path "
+                "(data.device_patches=false) for patches.relight"
+            )
         if patches.rgb not in ("simulate", "auto"):
             raise ValueError(f"device patches simulate the RGB; patches.rgb={patches.rgb!r}")
         if sim.pipeline != "clean" or sim.options.get("illuminant") is not None:

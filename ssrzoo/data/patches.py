@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ._base import Sample
+from .lighting import Relight
 from .transforms import SimulateRGB, crop, flip_rotate, scale_exposure
 
 __all__ = ["RandomPatches"]
@@ -40,8 +41,10 @@ class RandomPatches(Dataset[Sample]):
     2. crop a window at a uniform random position, retrying up to ``max_tries`` times until at
        least ``min_valid`` of its pixels are valid (the best window is kept otherwise);
     3. flip/rotate every image key (``hsi``, ``rgb``, ``valid``, ``mask``) together;
-    4. scale the exposure by a log-uniform factor in ``exposure`` (cube and any disk RGB);
-    5. set ``'rgb'``: the dataset's own image (``'disk'``), one simulated from the augmented
+    4. with ``relight``, turn a reflectance patch into radiance under a light drawn for it
+       (:class:`~ssrzoo.data.Relight`);
+    5. scale the exposure by a log-uniform factor in ``exposure`` (cube and any disk RGB);
+    6. set ``'rgb'``: the dataset's own image (``'disk'``), one simulated from the augmented
        cube (``'simulate'``; the realistic pipeline's noise is seeded from the same generator),
        or the disk image when there is one and a simulation otherwise (``'auto'``).
 
@@ -61,6 +64,8 @@ class RandomPatches(Dataset[Sample]):
         min_valid: wanted fraction of valid pixels in a patch (uses ``'valid'`` when present).
         max_tries: crop attempts per item.
         cache_size: how many loaded images to keep per process (0: reload every item).
+        relight: for reflectance datasets (CAVE), a :class:`~ssrzoo.data.Relight` applied to
+            each patch; any disk RGB is dropped, since it shows the scene under another light.
 
     Sample: the dataset's keys cropped, plus ``'rgb'`` and ``'patch'``, an int64 tensor
     ``(image, top, left, k, flip)`` saying where the patch came from.
@@ -85,6 +90,7 @@ class RandomPatches(Dataset[Sample]):
         min_valid: float = 0.95,
         max_tries: int = 10,
         cache_size: int = 0,
+        relight: Relight | None = None,
     ) -> None:
         self.dataset = dataset
         self.patch_size = _pair(patch_size)
@@ -94,6 +100,8 @@ class RandomPatches(Dataset[Sample]):
             raise ValueError(f"patches_per_image must be >= 1, got {patches_per_image}")
         if exposure is not None and not 0 < exposure[0] <= exposure[1]:
             raise ValueError(f"exposure must be (low, high) with 0 < low <= high, got {exposure}")
+        if relight is not None and rgb == "disk":
+            raise ValueError("a relit patch cannot keep its disk RGB; use rgb='simulate'")
         if rgb not in ("auto", "simulate", "disk", None):
             raise ValueError(f"rgb must be 'auto', 'simulate', 'disk' or None, got {rgb!r}")
         self.patches_per_image = patches_per_image
@@ -106,6 +114,7 @@ class RandomPatches(Dataset[Sample]):
         self.min_valid = min_valid
         self.max_tries = max(1, max_tries)
         self.cache_size = cache_size
+        self.relight = relight
         self.epoch = 0
         self._cache: OrderedDict[int, Sample] = OrderedDict()
 
@@ -169,6 +178,9 @@ class RandomPatches(Dataset[Sample]):
         wh, ww = (pw, ph) if k % 2 else (ph, pw)
         top, left = self._window(sample, wh, ww, rng)
         out = flip_rotate(crop(sample, top, left, wh, ww), k, flip)
+        if self.relight is not None:
+            out = self.relight(out, rng)
+            out.pop("rgb", None)
         if self.exposure is not None:
             lo, hi = self.exposure
             out = scale_exposure(out, float(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
@@ -188,5 +200,5 @@ class RandomPatches(Dataset[Sample]):
         return (
             f"RandomPatches({self.dataset!r}, patch_size={self.patch_size}, "
             f"patches_per_image={self.patches_per_image}, exposure={self.exposure}, "
-            f"rgb={self.rgb!r}, seed={self.seed})"
+            f"rgb={self.rgb!r}, relight={self.relight!r}, seed={self.seed})"
         )

@@ -32,9 +32,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ._base import Sample, make_sample
+from .lighting import DEFAULT_LIGHT_WEIGHTS, LightSampler
 from .scene_geometry import dead_leaves, smooth_noise
 from .spectral_libraries import (
-    ILLUMINANT_CATEGORIES,
     SpectralLibrary,
     _planck_and_daylight,
     colour_illuminants,
@@ -89,12 +89,7 @@ class SyntheticScenes(Dataset[Sample]):
     (bool), ``name``; ``rgb`` and ``reflectance`` when asked for.
     """
 
-    default_illuminant_weights: ClassVar[dict[str, float]] = {
-        "daylight": 0.4,
-        "tungsten": 0.2,
-        "fluorescent": 0.2,
-        "led": 0.2,
-    }
+    default_illuminant_weights: ClassVar[dict[str, float]] = DEFAULT_LIGHT_WEIGHTS
 
     def __init__(
         self,
@@ -135,28 +130,9 @@ class SyntheticScenes(Dataset[Sample]):
         counts = np.bincount(refl_set)
         p = np.sqrt(counts[refl_set].astype(np.float64)) / counts[refl_set]
         self._refl_p = p / p.sum()
-        spd, groups, _ = lights.on_grid(self.wavelengths)
-        spd = np.clip(spd, 0.0, None)
-        mean = spd.mean(axis=1, keepdims=True)
-        ok = mean[:, 0] > 0
-        self.illuminants = (spd[ok] / mean[ok]).astype(np.float32)
-        self.illuminant_groups = groups[ok]
-        weights = dict(illuminant_weights or self.default_illuminant_weights)
-        unknown = sorted(set(weights) - set(ILLUMINANT_CATEGORIES))
-        if unknown:
-            raise ValueError(
-                f"unknown illuminant categories {unknown}; use {ILLUMINANT_CATEGORIES}"
-            )
-        present = {c: np.flatnonzero(self.illuminant_groups == c) for c in weights}
-        self._categories = [c for c, v in weights.items() if v > 0 and present[c].size]
-        if not self._categories:
-            raise ValueError(
-                f"the illuminant library has no spectra of categories {sorted(weights)} on "
-                f"{self.wavelengths[0]:g}-{self.wavelengths[-1]:g} nm"
-            )
-        cw = np.asarray([weights[c] for c in self._categories], dtype=np.float64)
-        self._category_p = cw / cw.sum()
-        self._members = {c: present[c] for c in self._categories}
+        self.lights = LightSampler(
+            lights, self.wavelengths, illuminant_weights or self.default_illuminant_weights
+        )
         self.mixed_prob = mixed_prob
         self.min_radius = min_radius
         self.max_radius = max_radius
@@ -175,16 +151,6 @@ class SyntheticScenes(Dataset[Sample]):
 
     def __len__(self) -> int:
         return self.length
-
-    def _light(self, rng: np.random.Generator, avoid: str | None = None) -> tuple[np.ndarray, str]:
-        cats, p = self._categories, self._category_p
-        if avoid is not None and len(cats) > 1:
-            keep = [i for i, c in enumerate(cats) if c != avoid]
-            cats = [cats[i] for i in keep]
-            p = p[keep] / p[keep].sum()
-        cat = cats[int(rng.choice(len(cats), p=p))]
-        idx = int(rng.choice(self._members[cat]))
-        return self.illuminants[idx], cat
 
     def _materials(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Library indices of each leaf's main and secondary reflectance."""
@@ -229,10 +195,10 @@ class SyntheticScenes(Dataset[Sample]):
         refl_b = self.reflectances[rb][lab]
         refl = refl_a + t[..., None].astype(np.float32) * (refl_b - refl_a)
 
-        light, category = self._light(rng)
-        mixed = bool(rng.random() < self.mixed_prob) and len(self._categories) > 1
+        light, category = self.lights.draw(rng)
+        mixed = bool(rng.random() < self.mixed_prob) and len(self.lights.categories) > 1
         if mixed:
-            light2, _ = self._light(rng, avoid=category)
+            light2, _ = self.lights.draw(rng, avoid=category)
             ang = rng.uniform(0, 2 * np.pi)
             ramp_img = (xx / max(w, 1) - 0.5) * np.cos(ang) + (yy / max(h, 1) - 0.5) * np.sin(ang)
             wmap = _sigmoid(6.0 * ramp_img + 1.0 * smooth_noise(rng, h, w, 4.0))[..., None]
@@ -282,5 +248,5 @@ class SyntheticScenes(Dataset[Sample]):
         return (
             f"SyntheticScenes(size={self.size}, length={self.length}, bands={wl.size} "
             f"({wl[0]:g}-{wl[-1]:g} nm), reflectances={self.reflectances.shape[0]}, "
-            f"illuminants={self.illuminants.shape[0]}, seed={self.seed})"
+            f"illuminants={self.lights.spectra.shape[0]}, seed={self.seed})"
         )

@@ -139,9 +139,40 @@ def build_dataset(spec: DatasetConfig, seed: int = 0, *, trusted: bool = False) 
     if spec.patches is not None:
         from ..data import RandomPatches
 
-        dataset = RandomPatches(dataset, **{"seed": seed, **spec.patches, "simulate": simulate})
+        patches = {"seed": seed, **spec.patches, "simulate": simulate}
+        if patches.get("relight") is not None:
+            patches["relight"] = build_relight(patches["relight"], spec.root)
+        dataset = RandomPatches(dataset, **patches)
     dataset.simulate_rgb = simulate  # type: ignore[attr-defined]
     return dataset
+
+
+def build_relight(spec: Any, root: str | None) -> Any:
+    """The :class:`~ssrzoo.data.Relight` of ``patches.relight``.
+
+    ``true`` or ``{library: shared}`` draws from the shared data folder's lights (``root``:
+    that folder, by default the dataset's root), ``{library: colour}`` from colour-science's;
+    ``weights`` sets the category probabilities.
+    """
+    from ..data import Relight
+
+    if spec is True:
+        spec = {}
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"patches.relight must be true or a mapping, got {spec!r}")
+    unknown = sorted(set(spec) - {"library", "root", "weights"})
+    if unknown:
+        raise ConfigError(f"patches.relight: unknown keys {unknown}; use library, root, weights")
+    library = spec.get("library", "shared")
+    weights = spec.get("weights")
+    if library == "colour":
+        return Relight(weights=weights)
+    if library != "shared":
+        raise ConfigError(f"patches.relight.library must be 'shared' or 'colour', got {library!r}")
+    root = spec.get("root", root)
+    if root is None:
+        raise ConfigError("patches.relight with the shared lights needs root: the shared folder")
+    return Relight.from_shared(root, weights=weights)
 
 
 def load_response(spec: Mapping[str, Any]) -> Any:
