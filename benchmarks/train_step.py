@@ -15,7 +15,11 @@ GPU when ``torch.cuda.is_available()``) with
   in a worker, then copied to the device), and ``DevicePatches`` (``data.device_patches:
   true``: every cube on the device, a whole batch drawn with a few tensor operations);
 * the ratio of each pipeline's rate to the fastest model step: a pipeline below 1x starves
-  training, and the target is 5x on CPU.
+  training, and the target is 5x on CPU;
+* with ``--compile MODE``, each model step again with the model under ``torch.compile``
+  (``default``, ``reduce-overhead``: CUDA graphs on a GPU, ``max-autotune``), as
+  ``model.compile: MODE`` trains it, and its speed-up over the eager step of the same run.
+  Compilation and the first steps run before the timed ones.
 
 Data: the CAVE training scenes in ``<data>/cave_256`` and the Nikon response in
 ``<data>/responses`` when present (``--data``, default ``../shared/data``), else random
@@ -26,6 +30,7 @@ Usage::
     python benchmarks/train_step.py
     python benchmarks/train_step.py --models mae_ktsr_noprior hscnn_plus --steps 2
     python benchmarks/train_step.py --device cpu --workers 0 2
+    python benchmarks/train_step.py --models mae_ktsr_noprior --compile reduce-overhead
 
 Timings depend on the machine and its load; compare rows of one table.
 """
@@ -140,11 +145,14 @@ def model_step_rate(
     response: torch.Tensor,
     steps: int,
     device: torch.device,
+    compile_mode: str | None = None,
 ) -> tuple[float, int]:
-    """Samples/s of bare optimizer steps on the batch ``sample``, and the parameter count."""
+    """Samples/s of bare optimizer steps on the batch ``sample``, and the parameter count;
+    with ``compile_mode``, the model runs under ``torch.compile(mode=compile_mode)``."""
     torch.manual_seed(0)
     model = ssrzoo.create_model(name, **kwargs).to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
+    net: Any = model if compile_mode is None else torch.compile(model, mode=compile_mode)
     opt = torch.optim.AdamW(params, lr=4e-4, weight_decay=1e-4)
     loss_fn = ReconstructionLoss(mrae=1.0, bp=0.1, response=response, eps=0.01).to(device)
     rgb, hsi = sample["rgb"], sample["hsi"]
@@ -153,9 +161,9 @@ def model_step_rate(
     def step() -> None:
         with amp:
             if stage == "pretrain":
-                loss = model.forward_loss(hsi, rgb).loss.float()
+                loss = net.forward_loss(hsi, rgb).loss.float()
             else:
-                pred = model(rgb)
+                pred = net(rgb)
         if stage != "pretrain":
             loss, _ = loss_fn(pred.float(), hsi, rgb)
         loss.backward()
@@ -163,6 +171,9 @@ def model_step_rate(
         opt.step()
         opt.zero_grad(set_to_none=True)
 
+    if compile_mode is not None:
+        for _ in range(3):  # compile, and record the CUDA graphs, before the timed steps
+            step()
     return _rate(step, hsi.shape[0], steps, device), ssrzoo.models.count_params(model)
 
 
@@ -181,8 +192,9 @@ def report(device: torch.device, args: argparse.Namespace) -> None:
         f"## {where}\n\n{what}; batch {args.batch}, 64x64 patches; torch {torch.__version__}, "
         f"{os.cpu_count()} CPUs. Model steps: {args.steps} timed after one warm-up.\n"
     )
-    print("| model | params | model step (samples/s) | ms per step |")
-    print("|---|---:|---:|---:|")
+    compiled = f" compiled ({args.compile}) samples/s | speed-up |" if args.compile else ""
+    print(f"| model | params | model step (samples/s) | ms per step |{compiled}")
+    print("|---|---:|---:|---:|" + ("---:|---:|" if args.compile else ""))
     rates = {}
     for label in args.models:
         name, kwargs, stage = MODELS[label]
@@ -190,7 +202,26 @@ def report(device: torch.device, args: argparse.Namespace) -> None:
             name, kwargs, stage, sample, on_device.response, args.steps, device
         )
         rates[label] = rate
-        print(f"| {label} | {n / 1e6:.3f} M | {rate:.1f} | {1000 * args.batch / rate:.0f} |")
+        extra = ""
+        if args.compile:
+            try:
+                fast, _ = model_step_rate(
+                    name,
+                    kwargs,
+                    stage,
+                    sample,
+                    on_device.response,
+                    args.steps,
+                    device,
+                    compile_mode=args.compile,
+                )
+                extra = f" {fast:.1f} | {fast / rate:.2f}x |"
+            except Exception as err:  # a model that does not compile keeps its eager row
+                extra = f" failed: {type(err).__name__} | |"
+        print(
+            f"| {label} | {n / 1e6:.3f} M | {rate:.1f} | {1000 * args.batch / rate:.0f} |{extra}",
+            flush=True,
+        )
     fastest = max(rates, key=rates.__getitem__)
     pipelines = [
         (
@@ -218,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[2], help="DataLoader workers")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (2)")
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    parser.add_argument(
+        "--compile",
+        choices=["default", "reduce-overhead", "max-autotune"],
+        default=None,
+        help="also time each model step under torch.compile with this mode",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     logging.getLogger("ssrzoo").setLevel(logging.ERROR)

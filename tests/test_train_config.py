@@ -46,6 +46,12 @@ def test_unknown_key_is_named(tmp_path: Path, key: str, value: object, named: st
         TrainerConfig.from_dict(raw)
 
 
+@pytest.mark.parametrize("mode", [True, False, "reduce-overhead", "max-autotune"])
+def test_compile_takes_a_flag_or_a_mode(tmp_path: Path, mode: bool | str) -> None:
+    cfg = TrainerConfig.from_dict(toy_config(tmp_path, **{"model.compile": mode}))
+    assert cfg.model.compile == mode
+
+
 def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"did you mean 'optim\.lr'"):
         TrainerConfig.from_dict(toy_config(tmp_path, **{"optim.lrr": 1.0}))
@@ -66,6 +72,7 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
         ("model.args", [1, 2]),
         ("imports", "test_train_toy"),
         ("optim.clip_grad", "none"),
+        ("model.compile", "fast"),
     ],
 )
 def test_wrong_type_is_named(tmp_path: Path, key: str, value: object) -> None:

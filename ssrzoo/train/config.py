@@ -66,7 +66,9 @@ class ModelConfig:
         freeze_prior: keep the prior fixed; otherwise it is fine-tuned at
             ``prior_lr_scale`` times the learning rate.
         prior_lr_scale: learning-rate factor of the prior's parameters when not frozen.
-        compile: wrap the model in ``torch.compile`` for training.
+        compile: wrap the model and its loss in ``torch.compile`` for training: ``true``
+            (inductor's default mode) or a mode: ``reduce-overhead`` (CUDA graphs, for
+            small models whose GPU step is bound by kernel launches), ``max-autotune``.
     """
 
     name: str = ""
@@ -76,7 +78,7 @@ class ModelConfig:
     prior: str | None = None
     freeze_prior: bool = True
     prior_lr_scale: float = 0.1
-    compile: bool = False
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = False
 
 
 @dataclass

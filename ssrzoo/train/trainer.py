@@ -167,7 +167,8 @@ class Trainer:
                 find_unused_parameters=cfg.ddp_find_unused or cfg.stage == "pretrain",
             )
         if cfg.model.compile:
-            module = torch.compile(module)  # type: ignore[assignment]
+            mode = cfg.model.compile if isinstance(cfg.model.compile, str) else None
+            module = torch.compile(module, mode=mode)  # type: ignore[assignment]
         self.train_module = module
 
         # Per-rank streams (dropout, MAE masks) differ; the data order is seeded apart.
