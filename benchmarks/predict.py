@@ -30,6 +30,7 @@ own address space).
     python benchmarks/predict.py --models 'mst*' 'mae*' --repeats 5 --json out.json
     python benchmarks/predict.py --skip-rss
     python benchmarks/predict.py --models 'mae_ktsr*' --rss-models mae_ktsr mae_ktsr_noprior
+    python benchmarks/predict.py --models 'hscnn*' --rss-size 512x512 --rss-tile 0
     python benchmarks/predict.py --models 'mae_ktsr.*' --onnxruntime --threads 2 --skip-rss
 """
 
@@ -153,14 +154,18 @@ def bench_model(
     }
 
 
-def rss_child(model: str, photo_path: str) -> None:
+def rss_child(model: str, photo_path: str, tile: str = "auto") -> None:
     """Run in a fresh process: reconstruct one photo, print peak RSS as JSON."""
     import ssrzoo
     from ssrzoo.inference import Reconstructor
 
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     published = ssrzoo.get_pretrained_cfg(model).has_weights
-    reconstructor = Reconstructor(ssrzoo.create_model(model, pretrained=published), device="cpu")
+    reconstructor = Reconstructor(
+        ssrzoo.create_model(model, pretrained=published),
+        device="cpu",
+        tile=None if tile == "auto" else int(tile),
+    )
     ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.perf_counter()
     result = reconstructor(photo_path)
@@ -188,13 +193,13 @@ def rss_child(model: str, photo_path: str) -> None:
     )
 
 
-def measure_rss(model: str, width: int, height: int) -> dict[str, Any]:
+def measure_rss(model: str, width: int, height: int, tile: str = "auto") -> dict[str, Any]:
     from PIL import Image
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"photo_{width}x{height}.jpg"
         Image.fromarray(test_photo(height, width)).save(path, quality=90)
-        command = [sys.executable, __file__, "--rss-child", model, str(path)]
+        command = [sys.executable, __file__, "--rss-child", model, str(path), tile]
         run = subprocess.run(command, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         tail = run.stderr.strip().splitlines()[-1:] or ["no output"]
@@ -221,6 +226,11 @@ def main() -> int:
         help="models for the 4000x3000 run, one fresh process each (mae_ktsr)",
     )
     parser.add_argument("--rss-size", default="4000x3000", help="WIDTHxHEIGHT of that photo")
+    parser.add_argument(
+        "--rss-tile",
+        default="auto",
+        help="tile side of that run: auto (predict's choice) or pixels, 0 for untiled",
+    )
     parser.add_argument("--skip-rss", action="store_true", help="skip the peak-memory run")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument(
@@ -228,7 +238,7 @@ def main() -> int:
         action="store_true",
         help="also time backend='onnxruntime' (needs ssrzoo[onnx]; graphs cached on disk)",
     )
-    parser.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the RSS child inherits it
@@ -242,7 +252,7 @@ def main() -> int:
         width, height = (int(v) for v in args.rss_size.lower().split("x"))
         for name in args.rss_models:
             try:
-                rss[name] = measure_rss(name, width, height)
+                rss[name] = measure_rss(name, width, height, args.rss_tile)
             except RuntimeError as err:  # one failure must not hide the other models' figures
                 rss[name] = str(err)
 
