@@ -70,8 +70,10 @@ SETTINGS: dict[str, dict[str, str]] = {
 ICVL_CORPUS: dict[str, str] = {
     "s2mae.ntire2020": "synthetic 4000 + ICVL train strips",
     "s2mae_ntire_corpus2k_all": "synthetic 4000 + ICVL train x16 + all 24 CAVE scenes relit",
-    "s2mae_ntire_corpus": "synthetic 4000 + ICVL train x16 + 16 CAVE train scenes relit",
-    "s2mae_ntire_corpus_rgbonly": "the same, RGB-only probability 0.75 (was 0.25)",
+    "s2mae_ntire_corpus": "synthetic 4000 + ICVL train x16 + 16 CAVE train scenes relit "
+    "(a 6000-step schedule, stopped for time; not used in stage 2)",
+    "s2mae_ntire_corpus_rgbonly": "synthetic + ICVL + 16 CAVE scenes relit, RGB-only "
+    "probability 0.75 (was 0.25)",
 }
 ICVL_PRIOR: dict[str, str] = {
     "mae_ktsr_ntire_noprior_lr3e3": "none",
