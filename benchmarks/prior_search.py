@@ -367,7 +367,7 @@ def main() -> None:
     icvl_machines = sorted({f"round {r['round']}: {r['machine']}" for r in icvl_runs})
     published_rows, published_scores = published(args.root.resolve())
     lines = [
-        "# MAE-KTSR prior search (CAVE)",
+        "# MAE-KTSR prior search (CAVE and ICVL)",
         "",
         f"{provenance('prior_search.py')} The search rows come from the training runs' own "
         f"validation, kept in `benchmarks/records/{RECORD.name}` ({'; '.join(machines)}); the "
@@ -424,10 +424,13 @@ def main() -> None:
         "(`patches.relight`), to the synthetic scenes and the ICVL training strips, and "
         "trains far longer than the published prior's 900 steps. Each prior is then frozen "
         "in `recipes/mae_ktsr_ntire.yaml` (lr 3e-3, 4000 steps of 16 patches 8x64, seed 0), "
-        "the recipe of the published pair; the runs' own ICVL val MRAE (EMA weights, float32, "
-        f"from `benchmarks/records/{RECORD_ICVL.name}`; {'; '.join(icvl_machines)}). "
-        "The 2000-step prior saw all 24 shared CAVE scenes, including those of the CAVE "
-        "crops the ablation page scores; the published candidate leaves them out.",
+        "the recipe of the published pair. The MRAE columns are the runs' own ICVL val "
+        "validations (EMA weights, float32), kept in "
+        f"`benchmarks/records/{RECORD_ICVL.name}` ({'; '.join(icvl_machines)}). Each "
+        "S²-MAE's exported weights are its best by validation loss, which mixes masked and "
+        "RGB-only batches; its RGB-only MRAE was measured on those weights when the run was "
+        "recorded. The 2000-step prior saw all 24 shared CAVE scenes, including the three "
+        "the ablation page's CAVE crops come from; the later priors leave those out.",
         "",
         *icvl_tables(icvl_runs, published_scores),
         "",
