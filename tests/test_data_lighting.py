@@ -110,3 +110,9 @@ def test_recipes_configure_relight(monkeypatch):
     no_root = DatasetConfig(name="FlatReflectance", patches={"patch_size": 8, "relight": True})
     with pytest.raises(ConfigError, match="root"):
         build_dataset(no_root)
+    candle = {"library": "colour", "weights": {"candle": 1.0}}
+    bad_light = DatasetConfig(name="FlatReflectance", patches={"patch_size": 8, "relight": candle})
+    with pytest.raises(ConfigError, match="unknown illuminant categories"):
+        build_dataset(bad_light)
+    off = DatasetConfig(name="FlatReflectance", patches={"patch_size": 8, "relight": False})
+    assert build_dataset(off).relight is None

@@ -116,6 +116,11 @@ class Relight:
         illuminants: SpectralLibrary | None = None,
         weights: Mapping[str, float] | None = None,
     ) -> None:
+        unknown = sorted(set(weights or ()) - set(ILLUMINANT_CATEGORIES))
+        if unknown:  # checked here, not at the first draw inside a DataLoader worker
+            raise ValueError(
+                f"unknown illuminant categories {unknown}; use {ILLUMINANT_CATEGORIES}"
+            )
         self.library = illuminants if illuminants is not None else colour_illuminants()
         self.weights = dict(weights) if weights is not None else None
         self._samplers: dict[tuple[float, ...], LightSampler] = {}

@@ -140,8 +140,9 @@ def build_dataset(spec: DatasetConfig, seed: int = 0, *, trusted: bool = False) 
         from ..data import RandomPatches
 
         patches = {"seed": seed, **spec.patches, "simulate": simulate}
-        if patches.get("relight") is not None:
-            patches["relight"] = build_relight(patches["relight"], spec.root)
+        relight = patches.pop("relight", None)
+        if relight not in (None, False):
+            patches["relight"] = build_relight(relight, spec.root)
         dataset = RandomPatches(dataset, **patches)
     dataset.simulate_rgb = simulate  # type: ignore[attr-defined]
     return dataset
@@ -166,13 +167,19 @@ def build_relight(spec: Any, root: str | None) -> Any:
     library = spec.get("library", "shared")
     weights = spec.get("weights")
     if library == "colour":
-        return Relight(weights=weights)
+        try:
+            return Relight(weights=weights)
+        except ValueError as err:
+            raise ConfigError(f"patches.relight: {err}") from err
     if library != "shared":
         raise ConfigError(f"patches.relight.library must be 'shared' or 'colour', got {library!r}")
     root = spec.get("root", root)
     if root is None:
         raise ConfigError("patches.relight with the shared lights needs root: the shared folder")
-    return Relight.from_shared(root, weights=weights)
+    try:
+        return Relight.from_shared(root, weights=weights)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"patches.relight: {err}") from err
 
 
 def load_response(spec: Mapping[str, Any]) -> Any:
