@@ -36,6 +36,12 @@ DEFAULT_LIGHT_WEIGHTS: dict[str, float] = {
 }
 
 
+def _check_categories(weights: Mapping[str, float]) -> None:
+    unknown = sorted(set(weights) - set(ILLUMINANT_CATEGORIES))
+    if unknown:
+        raise ValueError(f"unknown illuminant categories {unknown}; use {ILLUMINANT_CATEGORIES}")
+
+
 class LightSampler:
     """Illuminants of a library on one band grid, drawn by category.
 
@@ -68,11 +74,7 @@ class LightSampler:
         self.spectra = (spd[ok] / mean[ok]).astype(np.float32)
         self.groups = groups[ok]
         weights = dict(weights if weights is not None else DEFAULT_LIGHT_WEIGHTS)
-        unknown = sorted(set(weights) - set(ILLUMINANT_CATEGORIES))
-        if unknown:
-            raise ValueError(
-                f"unknown illuminant categories {unknown}; use {ILLUMINANT_CATEGORIES}"
-            )
+        _check_categories(weights)
         present = {c: np.flatnonzero(self.groups == c) for c in weights}
         self.categories = [c for c, v in weights.items() if v > 0 and present[c].size]
         if not self.categories:
@@ -116,11 +118,8 @@ class Relight:
         illuminants: SpectralLibrary | None = None,
         weights: Mapping[str, float] | None = None,
     ) -> None:
-        unknown = sorted(set(weights or ()) - set(ILLUMINANT_CATEGORIES))
-        if unknown:  # checked here, not at the first draw inside a DataLoader worker
-            raise ValueError(
-                f"unknown illuminant categories {unknown}; use {ILLUMINANT_CATEGORIES}"
-            )
+        # checked here, not at the first draw inside a DataLoader worker
+        _check_categories(weights or {})
         self.library = illuminants if illuminants is not None else colour_illuminants()
         self.weights = dict(weights) if weights is not None else None
         self._samplers: dict[tuple[float, ...], LightSampler] = {}

@@ -165,18 +165,15 @@ def build_relight(spec: Any, root: str | None) -> Any:
     if unknown:
         raise ConfigError(f"patches.relight: unknown keys {unknown}; use library, root, weights")
     library = spec.get("library", "shared")
-    weights = spec.get("weights")
-    if library == "colour":
-        try:
-            return Relight(weights=weights)
-        except ValueError as err:
-            raise ConfigError(f"patches.relight: {err}") from err
-    if library != "shared":
+    if library not in ("shared", "colour"):
         raise ConfigError(f"patches.relight.library must be 'shared' or 'colour', got {library!r}")
     root = spec.get("root", root)
-    if root is None:
+    if library == "shared" and root is None:
         raise ConfigError("patches.relight with the shared lights needs root: the shared folder")
+    weights = spec.get("weights")
     try:
+        if library == "colour":
+            return Relight(weights=weights)
         return Relight.from_shared(root, weights=weights)
     except (OSError, ValueError) as err:
         raise ConfigError(f"patches.relight: {err}") from err
