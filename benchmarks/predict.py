@@ -16,7 +16,11 @@ Prints three tables:
    4000x3000 JPEG with automatic tiling, against its target: the float32 output cube (1.49 GB
    for 31 bands) plus 1 GiB for everything else. The script exits 1 if a model misses it.
    *added* is the peak less the RSS once the model is loaded: what the reconstruction itself
-   took (the "512x512 within 2 GiB" target with ``--rss-size 512x512``).
+   took (the "512x512 within 2 GiB" target with ``--rss-size 512x512``). A model too slow
+   for a whole 12 MP photo can stop after ``--rss-max-tiles N`` tiles: everything that
+   scales with the photo (cube, photo) is resident from the first tile on, so the first
+   tiles reach the peak unless the allocator fragments later (MST++: 2.62 GB after 15 tiles,
+   2.63 GB for the whole photo); the *tiles run* column says which it was.
 
 Models: the published (pretrained) weights; while none is published, every registered
 architecture with random weights (the output says so; speed does not depend on the values).
@@ -31,6 +35,7 @@ own address space).
     python benchmarks/predict.py --skip-rss
     python benchmarks/predict.py --models 'mae_ktsr*' --rss-models mae_ktsr mae_ktsr_noprior
     python benchmarks/predict.py --models 'hscnn*' --rss-size 512x512 --rss-tile 0
+    python benchmarks/predict.py --skip-latency --rss-models hscnn_plus.ntire2020 --rss-max-tiles 20
     python benchmarks/predict.py --models 'mae_ktsr.*' --onnxruntime --threads 2 --skip-rss
 """
 
@@ -158,8 +163,20 @@ def bench_model(
     }
 
 
-def rss_child(model: str, photo_path: str, tile: str = "auto") -> None:
-    """Run in a fresh process: reconstruct one photo, print peak RSS as JSON."""
+class _TilesDone(Exception):
+    """Raised inside a reconstruction once ``--rss-max-tiles`` tiles have run."""
+
+
+def rss_child(model: str, photo_path: str, tile: str = "auto", max_tiles: str = "0") -> None:
+    """Run in a fresh process: reconstruct one photo, print peak RSS as JSON.
+
+    With ``max_tiles`` > 0 the reconstruction stops after that many tiles. The cube, the
+    photo and one tile's working set are all resident from the first tile on (the cube is
+    zeroed in full before it), so the peak of the first tiles is the run's peak unless the
+    allocator fragments later; the JSON says how many tiles ran.
+    """
+    from PIL import Image
+
     import ssrzoo
     from ssrzoo.inference import Reconstructor
 
@@ -171,39 +188,63 @@ def rss_child(model: str, photo_path: str, tile: str = "auto") -> None:
         tile=None if tile == "auto" else int(tile),
     )
     ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    limit = int(max_tiles)
+    tiles: list[int] = []  # side of each tile run (not the memory probe's forward pass)
+    forward = reconstructor._forward
+
+    def counted(windows: np.ndarray, probe_model: Any = None) -> np.ndarray:
+        cube = forward(windows, probe_model)
+        if probe_model is None:
+            tiles.extend([windows.shape[1]] * len(windows))
+            if limit and len(tiles) >= limit:
+                raise _TilesDone
+        return cube
+
+    reconstructor._forward = counted  # type: ignore[method-assign,assignment]
     start = time.perf_counter()
-    result = reconstructor(photo_path)
+    complete = True
+    try:
+        reconstructor(photo_path)
+    except _TilesDone:
+        complete = False
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     hwm = None
     with contextlib.suppress(OSError, ValueError, IndexError):
         status = Path("/proc/self/status").read_text()
         hwm = int(status.split("VmHWM:")[1].split()[0]) * 1024
+    with Image.open(photo_path) as image:
+        width, height = image.size
     print(
         json.dumps(
             {
                 "model": model,
                 "published": published,
-                "shape": list(result.shape),
-                "tile": result.metadata["tile"],
+                "shape": [reconstructor.num_bands, height, width],
+                "tile": max(tiles, default=0),
+                "tiles_run": len(tiles),
+                "complete": complete,
                 "seconds": elapsed,
                 "rss_after_import": base,
                 "rss_model_ready": ready,
                 "rss_peak": peak,
                 "vm_hwm": hwm,
-                "cube_bytes": result.cube.nbytes,
+                "cube_bytes": 4 * reconstructor.num_bands * height * width,
             }
         )
     )
 
 
-def measure_rss(model: str, width: int, height: int, tile: str = "auto") -> dict[str, Any]:
+def measure_rss(
+    model: str, width: int, height: int, tile: str = "auto", max_tiles: int = 0
+) -> dict[str, Any]:
     from PIL import Image
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"photo_{width}x{height}.jpg"
         Image.fromarray(test_photo(height, width)).save(path, quality=90)
         command = [sys.executable, __file__, "--rss-child", model, str(path), tile]
+        command.append(str(max_tiles))
         run = subprocess.run(command, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         tail = run.stderr.strip().splitlines()[-1:] or ["no output"]
@@ -215,51 +256,8 @@ def fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="*", default=[], help="fnmatch patterns to keep")
-    parser.add_argument("--exclude", nargs="*", default=[], help="fnmatch patterns to drop")
-    parser.add_argument("--size", type=int, default=512, help="square photo side (512)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model (3)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument(
-        "--rss-models",
-        nargs="+",
-        default=["mae_ktsr"],
-        metavar="NAME",
-        help="models for the 4000x3000 run, one fresh process each (mae_ktsr)",
-    )
-    parser.add_argument("--rss-size", default="4000x3000", help="WIDTHxHEIGHT of that photo")
-    parser.add_argument(
-        "--rss-tile",
-        default="auto",
-        help="tile side of that run: auto (predict's choice) or pixels, 0 for untiled",
-    )
-    parser.add_argument("--skip-rss", action="store_true", help="skip the peak-memory run")
-    parser.add_argument("--json", default=None, help="also write the results here")
-    parser.add_argument(
-        "--onnxruntime",
-        action="store_true",
-        help="also time backend='onnxruntime' (needs ssrzoo[onnx]; graphs cached on disk)",
-    )
-    parser.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.threads:
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the RSS child inherits it
-    if args.rss_child:
-        rss_child(*args.rss_child)
-        return 0
-
-    # While this process is small (no torch yet), start the memory runs: see the docstring.
-    rss: dict[str, dict[str, Any] | str] = {}
-    if not args.skip_rss:
-        width, height = (int(v) for v in args.rss_size.lower().split("x"))
-        for name in args.rss_models:
-            try:
-                rss[name] = measure_rss(name, width, height, args.rss_tile)
-            except RuntimeError as err:  # one failure must not hide the other models' figures
-                rss[name] = str(err)
-
+def latency_tables(args: argparse.Namespace) -> dict[str, Any]:
+    """Tables 1 and 2 (conv3x3 reference, per-model latency), printed; their figures."""
     import torch
 
     import ssrzoo
@@ -306,7 +304,65 @@ def main() -> int:
             flush=True,
         )
 
-    results: dict[str, Any] = {"conv3x3_flop_per_s": conv, "published": published, "models": rows}
+    return {"conv3x3_flop_per_s": conv, "published": published, "models": rows}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="*", default=[], help="fnmatch patterns to keep")
+    parser.add_argument("--exclude", nargs="*", default=[], help="fnmatch patterns to drop")
+    parser.add_argument("--size", type=int, default=512, help="square photo side (512)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model (3)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--rss-models",
+        nargs="+",
+        default=["mae_ktsr"],
+        metavar="NAME",
+        help="models for the 4000x3000 run, one fresh process each (mae_ktsr)",
+    )
+    parser.add_argument("--rss-size", default="4000x3000", help="WIDTHxHEIGHT of that photo")
+    parser.add_argument(
+        "--rss-tile",
+        default="auto",
+        help="tile side of that run: auto (predict's choice) or pixels, 0 for untiled",
+    )
+    parser.add_argument(
+        "--rss-max-tiles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop that run after N tiles (0: all); for models too slow for a whole 12 MP photo",
+    )
+    parser.add_argument("--skip-rss", action="store_true", help="skip the peak-memory run")
+    parser.add_argument(
+        "--skip-latency", action="store_true", help="only the peak-memory run (table 3)"
+    )
+    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument(
+        "--onnxruntime",
+        action="store_true",
+        help="also time backend='onnxruntime' (needs ssrzoo[onnx]; graphs cached on disk)",
+    )
+    parser.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the RSS child inherits it
+    if args.rss_child:
+        rss_child(*args.rss_child)
+        return 0
+
+    # While this process is small (no torch yet), start the memory runs: see the docstring.
+    rss: dict[str, dict[str, Any] | str] = {}
+    if not args.skip_rss:
+        width, height = (int(v) for v in args.rss_size.lower().split("x"))
+        for name in args.rss_models:
+            try:
+                rss[name] = measure_rss(name, width, height, args.rss_tile, args.rss_max_tiles)
+            except RuntimeError as err:  # one failure must not hide the other models' figures
+                rss[name] = str(err)
+
+    results: dict[str, Any] = {} if args.skip_latency else latency_tables(args)
     status = 0
     if rss:
         print(
@@ -314,14 +370,14 @@ def main() -> int:
             "(target: the float32 cube + 1 GiB)\n"
         )
         print(
-            "| model | tile | s | after import GB | model ready GB | peak RSS GB | added GB "
-            "| VmHWM GB | cube GB | target GB | peak <= target | added <= 2 GiB |"
+            "| model | tile | tiles run | s | after import GB | model ready GB | peak RSS GB "
+            "| added GB | VmHWM GB | cube GB | target GB | peak <= target | added <= 2 GiB |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
         for name, run in rss.items():
             if isinstance(run, str):
                 status = 1
-                print(f"| {name} | failed: {run[:80]} | | | | | | | | | FAIL | FAIL |")
+                print(f"| {name} | failed: {run[:80]} | | | | | | | | | | FAIL | FAIL |")
                 continue
             run["target"] = run["cube_bytes"] + RSS_OVERHEAD_BYTES
             ok = run["rss_peak"] < run["target"]
@@ -329,7 +385,9 @@ def main() -> int:
             hwm = None if run["vm_hwm"] is None else run["vm_hwm"] / 1e9
             added = run["rss_peak"] - run["rss_model_ready"]
             print(
-                f"| {name} | {run['tile']} | {run['seconds']:.0f} "
+                f"| {name} | {run['tile']} "
+                f"| {'all ' if run['complete'] else 'first '}{run['tiles_run']} "
+                f"| {run['seconds']:.0f} "
                 f"| {run['rss_after_import'] / 1e9:.2f} | {run['rss_model_ready'] / 1e9:.2f} "
                 f"| {run['rss_peak'] / 1e9:.2f} "
                 f"| {added / 1e9:.2f} | {fmt(hwm, '.2f')} "

@@ -459,6 +459,22 @@ def test_help_list_and_usage_errors_do_not_import_torch(argv: list[str]) -> None
         assert run.stdout.strip()
 
 
+def test_building_every_model_and_predicting_do_not_import_timm_or_dynamo() -> None:
+    # timm imports torchvision (0.2 GB of resident memory) and torch._dynamo comes with
+    # sympy (0.16 GB): memory that a 12 MP predict cannot spare (issue #15 item 5).
+    code = """
+import sys
+import numpy as np
+import ssrzoo
+for name in ssrzoo.list_models():
+    ssrzoo.create_model(name)
+ssrzoo.predict("mae_ktsr.ntire2020", np.zeros((16, 16, 3), np.uint8))
+print(sorted(m for m in ("timm", "torchvision", "torch._dynamo") if m in sys.modules))
+"""
+    run = run_python(code)
+    assert run.stdout.strip().splitlines()[-1] == "[]", run.stderr
+
+
 def test_the_catalog_is_fresh() -> None:
     catalog = load_catalog()
     assert catalog is not None, (

@@ -188,6 +188,8 @@ def test_blend_weights_sum_to_one(height: int, width: int, tile: int, overlap: i
         assert weights.shape == (grid.tile_h, grid.tile_w)
         total[rows, cols] += weights
     assert total.min() > 0.5  # every pixel is covered with weight (the blend divides by it)
+    rows_sum, cols_sum = grid.coverage()  # what tiled_apply divides by, without an HxW map
+    np.testing.assert_allclose(np.outer(rows_sum, cols_sum), total, atol=1e-6)
     only_neighbours_overlap = all(
         starts[i + 2] >= starts[i] + tile
         for starts in (grid.ys, grid.xs)

@@ -352,3 +352,12 @@ def test_push_to_hub_uploads_the_saved_folder(monkeypatch: pytest.MonkeyPatch) -
     assert calls["repo"] == ("me/tiny", True, True)
     assert calls["files"] == ["README.md", "config.json", "model.safetensors"]
     assert calls["config"]["pretrained_cfg"]["hf_hub_id"] == "me/tiny"
+
+
+def test_a_tag_without_a_published_weight_says_so_without_a_download_link() -> None:
+    cfg = ssrzoo.get_pretrained_cfg("s2mae.harvard")
+    assert not cfg.has_weights and cfg.hf_hub_id  # registered, with a Hub name, no file
+    with pytest.raises(ssrzoo.WeightsNotFoundError, match="no weight is published") as info:
+        ssrzoo.create_model("s2mae.harvard", pretrained=True)
+    assert "huggingface.co" not in str(info.value) and "checkpoint_path" in str(info.value)
+    assert ssrzoo.create_model("s2mae.harvard").pretrained_cfg.name == "s2mae.harvard"

@@ -55,9 +55,10 @@ MIN_TILE = 64
 """Smallest automatic tile side in pixels; below it the overlaps cost more than the tiles."""
 MAX_TILE = 1024
 """Largest automatic tile side; bigger tiles are no faster per pixel on CPU or GPU."""
-CPU_TILE_BUDGET = 256 * 2**20
-"""Most bytes an automatic CPU tile may use: tiles past ~500 px run no faster per pixel on a
-CPU, and a small working set keeps a 4000x3000 reconstruction under 3 GB of RAM."""
+CPU_TILE_BUDGET = 192 * 2**20
+"""Most bytes an automatic CPU tile may use (estimated): tiles past ~500 px run no faster per
+pixel on a CPU, and this working set keeps a 4000x3000 reconstruction within its float32
+cube plus 1 GiB (``benchmarks/predict.py``; 256 MiB left MST++ 70 MB over)."""
 _PROBE_SIDE = 64
 
 
@@ -100,6 +101,14 @@ class _LiveTensorBytes(TorchDispatchMode):  # type: ignore[no-untyped-call]  # t
     using their storage is freed (CPython frees at once), so temporaries that never leave
     a module count too, which forward hooks would miss.
     """
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps a mode's __torch_dispatch__ in torch._dynamo.disable unless this says
+        # no; that wrapper imports torch._dynamo, sympy and torch.distributed (about 900
+        # modules, 0.16 GB of resident memory) at the first op, for a probe that never
+        # compiles anything.
+        return False
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # torch: untyped
@@ -503,9 +512,9 @@ class Reconstructor:
             )
 
     def _fixed_bytes(self, height: int, width: int, in_itemsize: int, cube: bool = True) -> int:
-        """Bytes held for the whole image: input, output cube, blend weights."""
+        """Bytes held for the whole image: input and output cube."""
         pixels = height * width
-        return pixels * (3 * in_itemsize + (4 * self.num_bands if cube else 0) + 4)
+        return pixels * (3 * in_itemsize + (4 * self.num_bands if cube else 0))
 
     def check_memory(
         self, height: int, width: int, in_itemsize: int = 1, cube: bool = True

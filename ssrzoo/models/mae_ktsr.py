@@ -34,12 +34,12 @@ from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
-from timm.layers import LayerNorm2d, SEModule, build_sincos2d_pos_embed, trunc_normal_
-from timm.models.vision_transformer import Block
 from torch import nn
+from torch.nn.init import trunc_normal_
 
 from ..exceptions import CheckpointError
 from ..protocols import protocol_fields
+from ._blocks import LayerNorm2d, SqueezeExcite, TransformerBlock, sincos_pos_embed_2d
 from ._builder import build_model_with_cfg
 from ._helpers import load_state_dict
 from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
@@ -51,7 +51,7 @@ __all__ = ["ISFF", "MAEKTSR", "S2MAE", "ResBlock", "S2MAEEncoder", "S2MAEOutput"
 
 def _sincos_pos(gh: int, gw: int, dim: int, ref: torch.Tensor) -> torch.Tensor:
     """``(gh * gw, dim)`` 2-D sin-cos position embedding of a token grid, in raster order."""
-    return build_sincos2d_pos_embed([gh, gw], dim=dim, device=ref.device, dtype=ref.dtype)
+    return sincos_pos_embed_2d(gh, gw, dim, device=ref.device, dtype=ref.dtype)
 
 
 def _window_split(g: int, window: int | None) -> tuple[int, int]:
@@ -136,7 +136,7 @@ class S2MAEEncoder(nn.Module):
         num_bands: spectral bands of the cube.
         patch_size: token side ``p`` in pixels.
         embed_dim: token width (a multiple of 4 for the sin-cos embedding).
-        depth: number of ViT blocks (timm ``Block``).
+        depth: number of ViT blocks (:class:`~ssrzoo.models._blocks.TransformerBlock`).
         num_heads: attention heads.
         mlp_ratio: hidden width of the blocks' MLP, relative to ``embed_dim``.
         window_size: with all tokens present, attention runs within windows of at most
@@ -170,7 +170,7 @@ class S2MAEEncoder(nn.Module):
         self.band_mask_embed = nn.Parameter(torch.zeros(num_bands, embed_dim))
         dpr = torch.linspace(0, drop_path_rate, depth).tolist()
         self.blocks = nn.ModuleList(
-            Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=dpr[i])
+            TransformerBlock(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=dpr[i])
             for i in range(depth)
         )
         self.norm = nn.LayerNorm(embed_dim)
@@ -386,7 +386,7 @@ class S2MAE(NonNegativeOutput, nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
         self.decoder_rgb_embed = nn.Conv2d(in_chans, decoder_dim, patch_size, stride=patch_size)
         self.decoder_blocks = nn.ModuleList(
-            Block(decoder_dim, decoder_heads, mlp_ratio, qkv_bias=True)
+            TransformerBlock(decoder_dim, decoder_heads, mlp_ratio, qkv_bias=True)
             for _ in range(decoder_depth)
         )
         self.decoder_norm = nn.LayerNorm(decoder_dim)
@@ -644,7 +644,7 @@ class ResBlock(nn.Module):
         self.pw1 = nn.Conv2d(dim, hidden, 1)
         self.dw = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         self.act = nn.GELU()
-        self.se = SEModule(hidden, rd_ratio=se_ratio) if se_ratio else nn.Identity()
+        self.se = SqueezeExcite(hidden, se_ratio) if se_ratio else nn.Identity()
         self.pw2 = nn.Conv2d(hidden, dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -673,10 +673,9 @@ class ResBlock(nn.Module):
             t = t[:, :, r0 - top : r1 - top].permute(0, 2, 3, 1)
             torch.ops.aten.gelu.out(t, approximate=self.act.approximate, out=scratch[b0:b1, r0:r1])
         w2 = self.pw2.weight.view(1, c, hidden)
-        if isinstance(self.se, SEModule):
-            se = self.se
+        if isinstance(self.se, SqueezeExcite):
             pooled = scratch.mean((1, 2)).view(b, hidden, 1, 1)
-            w2 = w2 * se.gate(se.fc2(se.act(se.bn(se.fc1(pooled))))).view(b, 1, hidden)
+            w2 = w2 * self.se.scale(pooled).view(b, 1, hidden)
         flat = rows.view(b, h * w, c)
         flat.baddbmm_(scratch.view(b, h * w, hidden), w2.expand(b, c, hidden).transpose(1, 2))
         assert self.pw2.bias is not None  # built with bias=True

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from timm.layers import trunc_normal_
 from torch import nn
+from torch.nn.init import trunc_normal_
 
 from ..protocols import protocol_fields
 from ._builder import build_model_with_cfg

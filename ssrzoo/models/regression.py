@@ -18,7 +18,8 @@ architecture                what                                       tags
 ==========================  =========================================  ========================
 ``linear_regression``       3 linear terms                             ``ntire2020``
 ``root_poly2``              6 root-polynomial terms (degree 2)         ``ntire2020``
-``root_poly3``              13 root-polynomial terms (degree 3)        ``ntire2020``, ``cave``
+``root_poly3``              13 root-polynomial terms (degree 3)        ``ntire2020``, ``cave``,
+                                                                       ``harvard``
 ==========================  =========================================  ========================
 """
 
@@ -418,6 +419,12 @@ default_cfgs = generate_default_cfgs(
             bundled=True,
             notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
         ),
+        "root_poly3.harvard": _cfg(
+            "harvard",
+            sha256="7ed15670c01b4b8ae00833d6347636f7b012e0cf98b339f32c5e7f6e6558eb64",
+            bundled=True,
+            notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
+        ),
     }
 )
 
@@ -446,5 +453,6 @@ register_model_aliases(
         "root_poly2_ntire": "root_poly2.ntire2020",
         "root_poly3_ntire": "root_poly3.ntire2020",
         "root_poly3_cave": "root_poly3.cave",
+        "root_poly3_harvard": "root_poly3.harvard",
     }
 )
