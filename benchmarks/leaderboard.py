@@ -203,7 +203,15 @@ def cpu_ms(model: torch.nn.Module, size: int, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
-def plot_cost(rows: list[tuple], size: int, path: Path) -> None:
+def _point_label(name: str) -> str:
+    """``mst_plus_plus`` for ``mst_plus_plus.cave``; the run's folder for ``local-dir:``."""
+    if name.startswith("local-dir:"):
+        parts = [p for p in Path(name.partition(":")[2]).parts if p != "export"]
+        return parts[-1] if parts else name
+    return name.split(".")[0]
+
+
+def plot_cost(rows: list[tuple], size: int, title: str, path: Path) -> None:
     """Accuracy against cost: MRAE over GFLOPs (log scale), one labelled point per weight."""
     import matplotlib
 
@@ -214,7 +222,7 @@ def plot_cost(rows: list[tuple], size: int, path: Path) -> None:
     for name, metrics, *_, gflops, _ms in rows:
         ax.scatter(gflops, metrics["mrae"], s=28)
         ax.annotate(
-            name.split(".")[0],
+            _point_label(name),
             (gflops, metrics["mrae"]),
             fontsize=8,
             xytext=(4, 3),
@@ -223,7 +231,7 @@ def plot_cost(rows: list[tuple], size: int, path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel(f"GFLOPs per {size}x{size} image (log)")
     ax.set_ylabel("validation MRAE (lower is better)")
-    ax.set_title("NTIRE2020-Clean protocol on the ICVL strips")
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -315,11 +323,21 @@ def main() -> None:
         for arch in ssrzoo.list_models(exclude_filters="s2mae")
         if f"{arch}.{tag}" not in names and _has_cfg(f"{arch}.{tag}")
     ]
+    if args.extra:
+        lines += [
+            "",
+            "Rows named `local-dir:` are unpublished weights passed with `--extra` (`python "
+            "benchmarks/leaderboard.py --protocol "
+            + tag
+            + " --extra "
+            + " ".join(args.extra)
+            + "`); their folders are not in the repository.",
+        ]
     if unpublished:
         lines += ["", "Registered for this protocol but without a published weight:"]
         lines += [f"- `{n}`: {ssrzoo.get_pretrained_cfg(n).notes}" for n in unpublished]
     if args.figure:
-        plot_cost(rows, args.size, args.figure)
+        plot_cost(rows, args.size, str(spec["title"]).removeprefix("Leaderboard: "), args.figure)
         where = args.out.resolve().parent if args.out else Path.cwd()
         link = Path(os.path.relpath(args.figure.resolve(), where)).as_posix()
         lines += ["", f"![Validation MRAE against GFLOPs per weight]({link})"]

@@ -9,12 +9,12 @@ import os
 import reprlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import torch
 from torch import nn
 
-from ..exceptions import CheckpointError, SsrzooError
+from ..exceptions import CheckpointError, SsrzooError, WeightsNotFoundError
 from ._helpers import load_state_dict
 from ._hub import resolve_pretrained_file
 from ._layers import NonNegativeOutput
@@ -126,8 +126,23 @@ def build_model_with_cfg(
     if checkpoint_path is not None:
         load_pretrained(model, checkpoint_path=checkpoint_path)
     elif pretrained:
+        if not cfg.has_weights:
+            _no_published_weight(cfg)
         load_pretrained(model, cfg, cache_dir=cache_dir)
     return model
+
+
+def _no_published_weight(cfg: PretrainedCfg) -> NoReturn:
+    """A registered tag without a pinned file: never published, or withdrawn (its notes say
+    why); a download hint would send the user to a dead link."""
+    why = f" ({cfg.notes.rstrip('.')})" if cfg.notes else ""
+    start = (
+        f"no weight is published for {cfg.name!r}{why}; `ssrzoo list --pretrained` lists the "
+        "published ones, or load your own "
+    )
+    raise WeightsNotFoundError(
+        start + "with checkpoint_path=...", cli_message=start + "with --checkpoint FILE"
+    )
 
 
 def load_pretrained(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
-from typing import Any, NoReturn
+from typing import Any
 
 from torch import nn
 
-from ..exceptions import CheckpointError, WeightsNotFoundError
+from ..exceptions import CheckpointError
 from ._builder import resolve_pretrained_cfg
 from ._hub import CONFIG_NAME, WEIGHTS_NAME, hub_file, load_config
 from ._pretrained import PretrainedCfg
@@ -84,8 +84,6 @@ def create_model(
         )
     arch, tag = resolve_model_name(model_name)
     cfg = resolve_pretrained_cfg(f"{arch}.{tag}" if tag else arch, None, pretrained_cfg_overlay)
-    if pretrained and checkpoint_path is None and not cfg.has_weights:
-        _no_published_weight(cfg)
     entrypoint = get_model_entrypoint(arch)
     return entrypoint(
         pretrained=pretrained,
@@ -93,19 +91,6 @@ def create_model(
         checkpoint_path=checkpoint_path,
         cache_dir=cache_dir,
         **model_kwargs,
-    )
-
-
-def _no_published_weight(cfg: PretrainedCfg) -> NoReturn:
-    """A registered tag without a pinned file: never published, or withdrawn (its notes say
-    why); a download hint would send the user to a dead link."""
-    why = f" ({cfg.notes.rstrip('.')})" if cfg.notes else ""
-    start = (
-        f"no weight is published for {cfg.name!r}{why}; `ssrzoo list --pretrained` lists the "
-        "published ones, or load your own "
-    )
-    raise WeightsNotFoundError(
-        start + "with checkpoint_path=...", cli_message=start + "with --checkpoint FILE"
     )
 
 
