@@ -51,13 +51,21 @@ def _fit_script():
     "name",
     [n for n in PRETRAINED if n.split(".")[0] in ("linear_regression", "root_poly2", "root_poly3")],
 )
-def test_classical_weights_reproduce_their_card(name: str, shared_data: Path) -> None:
+def test_classical_weights_reproduce_their_card(
+    name: str, shared_data: Path, tmp_path: Path
+) -> None:
     script = _fit_script()
     from ssrzoo.data import SimulateRGB
+    from ssrzoo.train import TrainerConfig, evaluate_recipe
 
     model = ssrzoo.create_model(name, pretrained=True)
     if name.endswith(".cave"):
         scores = script.cave_scores(model, shared_data)
+    elif name.endswith(".harvard"):  # the synthetic validation scenes of the Harvard recipe
+        recipe = tmp_path / "recipe.yaml"
+        text = (REPO_ROOT / script.HARVARD_RECIPE).read_text()
+        recipe.write_text(text.replace("../shared/data", str(shared_data)))
+        scores = evaluate_recipe(model, TrainerConfig.from_yaml(recipe)).metrics
     else:
         rgb, cube = script.pixels(shared_data, "val", SimulateRGB(response="cie1964_10deg"))
         scores = script.metrics(model, rgb, cube)
