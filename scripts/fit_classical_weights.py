@@ -61,6 +61,14 @@ def metrics(model: torch.nn.Module, rgb: np.ndarray, cube: np.ndarray) -> dict[s
     return ssrzoo.evaluate(model, [batch], eps=1e-3, mask=True).metrics
 
 
+def publish(model: torch.nn.Module, out: Path, name: str, **card: object) -> None:
+    """Write ``model`` with its card fields to ``out/name``; print the sha256 to pin."""
+    cfg = model.pretrained_cfg.replace(**card)
+    folder = ssrzoo.save_pretrained(model, out / name, pretrained_cfg=cfg)
+    sha = file_sha256(folder / "model.safetensors")
+    print(f"{name}  ridge={model.ridge_:.3g}  {card['metrics']}  sha256={sha}")
+
+
 def _cave_camera(root: Path) -> tuple[SimulateRGB, np.ndarray]:
     """The cave-256-v1 RGB simulator and its ``(3, 31)`` matrix, fixed white gain included."""
     camera = load_nikon_d700(root / "responses" / "nikon_d700_31band.mat")
@@ -87,22 +95,21 @@ def fit_cave(root: Path, out: Path) -> None:
         rgbs.append(sample["rgb"].numpy().reshape(3, -1).T)
         cubes.append(sample["hsi"].numpy().reshape(31, -1).T)
     model = ssrzoo.create_model("root_poly3.cave").fit(np.concatenate(rgbs), np.concatenate(cubes))
-    metrics_ = cave_scores(model, root)
-    cfg = model.pretrained_cfg.replace(
+    publish(
+        model,
+        out,
+        "root_poly3.cave",
         response=tuple(map(tuple, response)),
         response_name="nikon_d700",
         dataset="CAVE (Yasuma et al. 2010), the 19 training scenes of protocol cave-256-v1 "
         "(2x2-averaged to 256x256), every pixel",
         datasets=("cave",),
-        metrics=metrics_,
+        metrics=cave_scores(model, root),
         metrics_dataset="CAVE, protocol cave-256-v1 validation split (5 whole scenes; MRAE "
         "denominators floored at 0.01)",
         recipe="scripts/fit_classical_weights.py --protocol cave",
         notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
     )
-    folder = ssrzoo.save_pretrained(model, out / "root_poly3.cave", pretrained_cfg=cfg)
-    sha = file_sha256(folder / "model.safetensors")
-    print(f"root_poly3.cave  ridge={model.ridge_:.3g}  {metrics_}  sha256={sha}")
 
 
 HARVARD_RECIPE = "recipes/mae_ktsr_harvard.yaml"
@@ -127,7 +134,10 @@ def fit_harvard(out: Path) -> None:
     metrics_ = evaluate_recipe(model, TrainerConfig.from_yaml(HARVARD_RECIPE)).metrics
     response = dataset_response(scenes, np.arange(420, 721, 10, dtype=np.float64))
     assert response is not None  # the recipe simulates RGB
-    cfg_ = model.pretrained_cfg.replace(
+    publish(
+        model,
+        out,
+        "root_poly3.harvard",
         response=tuple(map(tuple, response.tolist())),
         dataset="synthetic dead-leaves scenes of recipes/mae_ktsr_harvard.yaml (4000 scenes of "
         "64x64, seed 0; colour-science reflectances under measured illuminants, 420-720 nm), "
@@ -139,9 +149,6 @@ def fit_harvard(out: Path) -> None:
         recipe="scripts/fit_classical_weights.py --protocol harvard",
         notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
     )
-    folder = ssrzoo.save_pretrained(model, out / "root_poly3.harvard", pretrained_cfg=cfg_)
-    sha = file_sha256(folder / "model.safetensors")
-    print(f"root_poly3.harvard  ridge={model.ridge_:.3g}  {metrics_}  sha256={sha}")
 
 
 def main() -> None:
@@ -166,7 +173,10 @@ def main() -> None:
     for arch in ARCHS:
         model = ssrzoo.create_model(f"{arch}.ntire2020").fit(train_rgb, train_cube)
         scores = metrics(model, val_rgb, val_cube)
-        cfg = model.pretrained_cfg.replace(
+        publish(
+            model,
+            args.out,
+            f"{arch}.ntire2020",
             response=tuple(map(tuple, response)),
             dataset="ICVL strips of the ssrzoo shared data (Arad & Ben-Shahar 2016), train "
             "split of protocol icvl-strips-v1; NOT trained on NTIRE2020/ARAD",
@@ -178,9 +188,6 @@ def main() -> None:
             f"g = {simulate.white_gain(wavelengths):.8f} (flat unit spectrum -> 1 in the "
             "brightest channel); `response` holds g * CMF",
         )
-        folder = ssrzoo.save_pretrained(model, args.out / f"{arch}.ntire2020", pretrained_cfg=cfg)
-        sha = file_sha256(folder / "model.safetensors")
-        print(f"{arch}.ntire2020  ridge={model.ridge_:.3g}  {scores}  sha256={sha}")
 
 
 if __name__ == "__main__":
