@@ -1098,7 +1098,7 @@ default_cfgs = generate_default_cfgs(
     {
         "mae_ktsr.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_ntire",
-            sha256="cec84504f5f1c0c3c110bfd59334bb265fe34a6402c9985c04c0ff584a5e08c7",
+            sha256="e81bee7a79ffc007784d3b11c038c96219c6d1bf7e7cbe5faf7f1bfa7a04930c",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
@@ -1153,7 +1153,7 @@ default_cfgs = generate_default_cfgs(
             hf_hub_id="ssrzoo/mae_ktsr_noprior_ntire",
             notes="the prior ablation of mae_ktsr.ntire2020: the same reconstructor, data and "
             "schedule, without the S²-MAE prior and its ISFF fusion",
-            sha256="7b5387a75292fefdbd49291972d75c3cbeabd82dae85f91808e875b6f9eff9f0",
+            sha256="a94cfe3bd35258544031431f0bb42481b2e822c7f3ba590ed0d4ec95e4da8c4a",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
