@@ -171,6 +171,11 @@ def best(curve: dict[str, float]) -> tuple[float, int]:
     return value, int(step)
 
 
+def _pct(value: float, reference: float) -> str:
+    """``value`` relative to ``reference``, as a signed percentage."""
+    return f"{100 * (value / reference - 1):+.1f} %"
+
+
 def search_table(runs: list[dict[str, Any]], step: int) -> list[str]:
     """Markdown rows of the search, each MRAE relative to the same round's no-prior run."""
     lines = [
@@ -199,7 +204,7 @@ def search_table(runs: list[dict[str, Any]], step: int) -> list[str]:
         )
         ref_value = at_step(ref["curve"], step) if ref else None
         versus = (
-            f"{100 * (value / ref_value - 1):+.1f} %"
+            _pct(value, ref_value)
             if value is not None and ref_value is not None and ref is not run
             else "—"
         )
@@ -249,7 +254,7 @@ def icvl_tables(runs: list[dict[str, Any]], published_rgb_only: dict[str, float]
         twin = recon.get(ICVL_TWIN.get(name, ICVL_REFERENCE))
         last, ref = points[-1], twin and at_step(twin["curve"], 4000)
         versus = (
-            f"{100 * (last / ref - 1):+.1f} %"
+            _pct(last, ref)
             if last is not None and ref is not None and not prior.startswith("none")
             else "—"
         )
@@ -287,15 +292,10 @@ def icvl_training_table(runs: list[dict[str, Any]]) -> list[str]:
         )
         lines.append(
             f"| `{name}` | {prior} | {change} | {run['steps']} | {curve} | "
-            f"{100 * (value / ref - 1):+.1f} % against `{twin_name}` "
+            f"{_pct(value, ref)} against `{twin_name}` "
             f"({value:.4f} @{step} vs {ref:.4f} @{ref_step}) |"
         )
     return lines
-
-
-def _pct(value: float, reference: float) -> str:
-    """``value`` relative to ``reference``, as a signed percentage."""
-    return f"{100 * (value / reference - 1):+.1f} %"
 
 
 def icvl_training_reading(
@@ -402,9 +402,9 @@ def icvl_reading(runs: list[dict[str, Any]], published_rgb_only: dict[str, float
             "within 59 GFLOPs at 512x512), same recipe and schedule, scores "
             f"{wide_prior:.4f} with the prior and {wide_none:.4f} without at step 4000, "
             f"against {with_prior:.4f} and {ref:.4f} at 32 channels: width changes MRAE by "
-            f"{100 * (wide_prior / with_prior - 1):+.1f} % with the prior and "
-            f"{100 * (wide_none / ref - 1):+.1f} % without, and at 44 channels the prior "
-            f"changes it by {100 * (wide_prior / wide_none - 1):+.1f} %.",
+            f"{_pct(wide_prior, with_prior)} with the prior and "
+            f"{_pct(wide_none, ref)} without, and at 44 channels the prior "
+            f"changes it by {_pct(wide_prior, wide_none)}.",
         ]
     return [
         "- **A larger, longer-pretrained prior (ICVL, CPU; table above)**: at step 4000 "
