@@ -1098,7 +1098,7 @@ default_cfgs = generate_default_cfgs(
     {
         "mae_ktsr.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_ntire",
-            sha256="e81bee7a79ffc007784d3b11c038c96219c6d1bf7e7cbe5faf7f1bfa7a04930c",
+            sha256="fb22852a2b5aef91ba1439c06409aa49902562d21652b20fd0bcb1a7f92152b7",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
@@ -1153,7 +1153,7 @@ default_cfgs = generate_default_cfgs(
             hf_hub_id="ssrzoo/mae_ktsr_noprior_ntire",
             notes="the prior ablation of mae_ktsr.ntire2020: the same reconstructor, data and "
             "schedule, without the S²-MAE prior and its ISFF fusion",
-            sha256="a94cfe3bd35258544031431f0bb42481b2e822c7f3ba590ed0d4ec95e4da8c4a",
+            sha256="af6e63165a214a5c05652deb26cdd4431491232d9e5e17164039bdf1d6faf79e",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),

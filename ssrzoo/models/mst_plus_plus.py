@@ -271,7 +271,7 @@ default_cfgs = generate_default_cfgs(
     {
         "mst_plus_plus.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mst_plus_plus_ntire",
-            sha256="1a489c7c1e3d5823b4dabc9eb1aeb2153bd74ebccf161e0851820af8ecad4be5",
+            sha256="99ecff124647e4b5e0128d5ab3da5b36b14af5d42488cfd975728282599f2c5f",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
