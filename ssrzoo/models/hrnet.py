@@ -220,7 +220,7 @@ default_cfgs = generate_default_cfgs(
         "hrnet.ntire2020": _cfg(
             hf_hub_id="ssrzoo/hrnet_ntire",
             notes="No published weight yet: at 31.7 M parameters HRNet did not fit the CPU "
-            "training budget of the other ntire2020 weights (4000-8000 steps each, 24-62 min); "
+            "training budget of the other ntire2020 weights (4000-16000 steps each, 24-124 min); "
             "pretrained=True has nothing to load. Train it with the Trainer and "
             "recipes/mst_plus_plus_ntire.yaml with model.name=hrnet_ntire.",
             **protocol_fields("ntire2020"),
