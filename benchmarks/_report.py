@@ -58,6 +58,13 @@ def write_section(path: Path, name: str, text: str) -> None:
     path.write_text(page)
 
 
+def write_page(path: Path, text: str, keep: tuple[str, ...] = ()) -> None:
+    """Write a generated page, keeping the marked sections ``keep`` that other benchmarks
+    wrote into its previous version (appended after ``text``)."""
+    kept = "".join(kept_section(path, name) for name in keep)
+    path.write_text(text.rstrip() + "\n\n" + kept if kept else text)
+
+
 def kept_section(path: Path, name: str) -> str:
     """The marked section ``name`` of the page at ``path`` with its markers, or ``''``."""
     start, end = _markers(name)

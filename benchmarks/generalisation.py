@@ -48,7 +48,7 @@ from ssrzoo.spectral import get_response, load_camspec_jiang2013, simulate_rgb
 from ssrzoo.train import TrainerConfig, build_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import REPO, kept_section, provenance
+from _report import REPO, provenance, write_page
 from leaderboard import PROTOCOLS
 
 RECIPE = REPO / "recipes" / f"{PROTOCOLS['ntire2020']['recipe']}.yaml"
@@ -538,11 +538,10 @@ def main() -> None:
     print(ablation)
     if args.out_dir:
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        page = args.out_dir / "generalisation.md"
-        # the ICVL <-> CAVE table that benchmarks/cross_protocol.py keeps in this page
-        kept = kept_section(page, "cross-protocol")
-        page.write_text(general.rstrip() + "\n\n" + kept if kept else general)
-        (args.out_dir / "ablation.md").write_text(ablation)
+        # the sections other benchmarks keep in these pages: the ICVL <-> CAVE table of
+        # cross_protocol.py, the search summary of prior_search.py
+        write_page(args.out_dir / "generalisation.md", general, keep=("cross-protocol",))
+        write_page(args.out_dir / "ablation.md", ablation, keep=("prior-search",))
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

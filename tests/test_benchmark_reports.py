@@ -1,0 +1,78 @@
+"""The pages that benchmarks write: sections kept across regenerations, the prior-search verdict."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _script(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module (the scripts import their siblings)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+def test_write_page_keeps_other_benchmarks_sections(tmp_path: Path) -> None:
+    report = _script("_report")
+    page = tmp_path / "ablation.md"
+    report.write_page(page, "# Old table\n")
+    report.write_section(page, "prior-search", "search summary v1")
+    report.write_section(page, "prior-search", "search summary v2")  # replaced, not appended
+    report.write_page(page, "# New table\n", keep=("prior-search", "absent"))
+    text = page.read_text()
+    assert text.startswith("# New table\n")
+    assert "Old table" not in text and "v1" not in text
+    assert text.count("search summary v2") == 1
+    # without keep, a regeneration drops the section
+    report.write_page(page, "# Newer table\n")
+    assert page.read_text() == "# Newer table\n"
+
+
+def test_bar_section_verdict_follows_the_gains() -> None:
+    search = _script("prior_search")
+    below = {"ICVL": [("`a`", 0.0398, 0.0405), ("`b`", 0.0462, 0.0463)]}
+    text = search.bar_section(below)
+    assert "No setting reaches the bar: in 2 runs" in text
+    assert "| ICVL | 2 | 2 | -1.7 % (`a`) | -0.2 % (`b`) | 0 |" in text
+    reached = {"CAVE": [("`c`", 0.094, 0.100), ("`d`", 0.120, 0.100)], "ICVL": []}
+    text = search.bar_section(reached)
+    assert "**1 of 2 settings reach the bar.**" in text
+    assert "| CAVE | 2 | 1 | -6.0 % (`c`) | +20.0 % (`d`) | 1 |" in text
+    assert "| ICVL |" not in text  # a protocol without runs has no row
+
+
+def test_prior_gains_pair_each_run_with_its_twin() -> None:
+    search = _script("prior_search")
+
+    def run(name: str, round_: int, curve: dict[str, float]) -> dict:
+        return {"name": name, "round": round_, "metric": "mrae", "curve": curve}
+
+    cave = [
+        run("mae_ktsr_cave_noprior", 1, {"3500": 0.150}),
+        run("mae_ktsr_cave_frozen", 1, {"3500": 0.180}),
+        # round 2 has no no-prior flat run: the round-1 one is its twin
+        run("mae_ktsr_cave", 2, {"3500": 0.141}),
+    ]
+    icvl = [
+        run("mae_ktsr_ntire_noprior_16k", 4, {"8000": 0.044, "16000": 0.0405}),
+        run("mae_ktsr_ntire_16k", 4, {"12000": 0.0398, "16000": 0.0404}),
+    ]
+    gains = search.prior_gains(cave, icvl, 3500)
+    cave_rows, icvl_rows = gains.values()
+    assert cave_rows == [
+        ("`mae_ktsr_cave_frozen`, round 1", 0.180, 0.150),
+        ("`mae_ktsr_cave`, round 2", 0.141, 0.150),
+    ]
+    # ICVL runs are compared at the end of their schedule, not at their best validation
+    assert icvl_rows == [("`mae_ktsr_ntire_16k`", 0.0404, 0.0405)]
