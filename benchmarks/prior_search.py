@@ -134,6 +134,17 @@ ICVL_TRAINING: dict[str, tuple[str, str, str]] = {
         "8000 steps; the prior trained at 0.3x the learning rate (was frozen)",
         "mae_ktsr_ntire_noprior_8k",
     ),
+    "mae_ktsr_ntire_ft_16k": (
+        "s2mae.ntire2020, fine-tuned",
+        "16000 steps; the prior trained at 0.1x the learning rate (was frozen)",
+        "mae_ktsr_ntire_noprior_16k",
+    ),
+}
+#: Round 5's runs with the prior fine-tuned, and the run with it frozen on the same schedule.
+ICVL_FROZEN_TWIN = {
+    "mae_ktsr_ntire_ft_8k": "mae_ktsr_ntire_8k",
+    "mae_ktsr_ntire_ft03_8k": "mae_ktsr_ntire_8k",
+    "mae_ktsr_ntire_ft_16k": "mae_ktsr_ntire_16k",
 }
 #: How each round initialised the ISFF modules.
 ROUND_INIT = {0: "—", 1: "random", 2: "zero", 3: "zero", 4: "zero"}
@@ -450,14 +461,14 @@ def icvl_training_reading(runs: list[dict[str, Any]]) -> list[str]:
         + ", ".join(f"{_pct(p, n)} at {steps} steps" for p, n, steps in pairs)
         + "."
     )
-    none8_run, frozen8 = recon["mae_ktsr_ntire_noprior_8k"], recon["mae_ktsr_ntire_8k"]
-    for name in ("mae_ktsr_ntire_ft_8k", "mae_ktsr_ntire_ft03_8k"):
-        if name not in recon:
+    for name, frozen_name in ICVL_FROZEN_TWIN.items():
+        tuned, frozen_run = recon.get(name), recon.get(frozen_name)
+        none_run = recon.get(ICVL_TRAINING[name][2])
+        if tuned is None or frozen_run is None or none_run is None:
             continue
-        tuned = recon[name]
         scale = yaml.safe_load(tuned["config"])["model"]["prior_lr_scale"]
-        value, step, none, _ = _versus(tuned, none8_run)
-        frozen = at_step(frozen8["curve"], step)
+        value, step, none, _ = _versus(tuned, none_run)
+        frozen = at_step(frozen_run["curve"], step)
         reach = "reaches the 5 %" if value <= 0.95 * none else "does not reach the 5 %"
         lines.append(
             f"- **The prior fine-tuned at {scale:g}x the learning rate {reach}** (round 5, "
@@ -466,8 +477,8 @@ def icvl_training_reading(runs: list[dict[str, Any]]) -> list[str]:
             f"({_pct(value, none)}) and "
             + ("—" if frozen is None else f"{frozen:.4f} with it frozen")
             + f"; {tuned.get('train_minutes')} min of training against "
-            f"{none8_run.get('train_minutes')} without the prior and "
-            f"{frozen8.get('train_minutes')} with it frozen."
+            f"{none_run.get('train_minutes')} without the prior and "
+            f"{frozen_run.get('train_minutes')} with it frozen."
         )
     mst8 = recon.get("mst_plus_plus_ntire_8k")
     if mst8 is None:
