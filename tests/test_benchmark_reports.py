@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _script(name: str) -> ModuleType:
-    """``benchmarks/<name>.py`` as a module (the scripts import their siblings)."""
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+from benchmark_scripts import load_benchmark
 
 
 def test_write_page_keeps_other_benchmarks_sections(tmp_path: Path) -> None:
-    report = _script("_report")
+    report = load_benchmark("_report")
     page = tmp_path / "ablation.md"
     report.write_page(page, "# Old table\n")
     report.write_section(page, "prior-search", "search summary v1")
@@ -40,7 +24,7 @@ def test_write_page_keeps_other_benchmarks_sections(tmp_path: Path) -> None:
 
 
 def test_bar_section_verdict_follows_the_gains() -> None:
-    search = _script("prior_search")
+    search = load_benchmark("prior_search")
     below = {"ICVL": [("`a`", 0.0398, 0.0405), ("`b`", 0.0462, 0.0463)]}
     text = search.bar_section(below)
     assert "No setting reaches the bar: in 2 runs" in text
@@ -53,7 +37,7 @@ def test_bar_section_verdict_follows_the_gains() -> None:
 
 
 def test_prior_gains_pair_each_run_with_its_twin() -> None:
-    search = _script("prior_search")
+    search = load_benchmark("prior_search")
 
     def run(name: str, round_: int, curve: dict[str, float]) -> dict:
         return {"name": name, "round": round_, "metric": "mrae", "curve": curve}

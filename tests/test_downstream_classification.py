@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
 import torch
+from benchmark_scripts import load_benchmark
 
 import ssrzoo
 from ssrzoo.data import HoustonCrop
@@ -285,21 +283,6 @@ def _fake_pavia(folder, h: int = 20, w: int = 17) -> np.ndarray:
     return cube
 
 
-def _benchmark_script():
-    """``benchmarks/classification.py`` as a module (it imports its sibling ``_report``)."""
-    folder = Path(__file__).resolve().parents[1] / "benchmarks"
-    spec = importlib.util.spec_from_file_location(
-        "classification_benchmark", folder / "classification.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(folder))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(folder))
-    return module
-
-
 def test_pavia_path_end_to_end(tmp_path):
     raw = _fake_pavia(tmp_path)
     cube, wl, split = pavia_university_scene(tmp_path)
@@ -329,7 +312,7 @@ def test_pavia_path_end_to_end(tmp_path):
     n1_test = int((split.labels[:, 6:] == 1).sum())
     assert split.counts()[1] == (n1_train, n1_test)
     # The results page's tables, written by the benchmark.
-    bench = _benchmark_script()
+    bench = load_benchmark("classification")
     table = bench.results_table(res)
     assert table.count("\n") == 2 + len(res.rows) - 1 and "real HSI" in table
     assert f"| 1 | {n1_train} | {n1_test} |" in bench.per_class_table(res)
