@@ -506,9 +506,7 @@ def icvl_training_reading(runs: list[dict[str, Any]]) -> list[str]:
     mst16 = recon.get("mst_plus_plus_ntire_16k")
     if mst16 is not None and prior16 is not None:
         m16, step16, ours16, _ = _versus(mst16, prior16)
-        at_equal_steps += (
-            f"; {m16:.4f} at step {step16} of 16000 against {ours16:.4f} ({_pct(ours16, m16)})"
-        )
+        at_equal_steps += f"; {m16:.4f} at step {step16} against {ours16:.4f} ({_pct(ours16, m16)})"
     lines.append(
         "- **Against MST++** (its recipe's learning rate, 4e-4; at 3e-3 MAE-KTSR's "
         f"reconstructor). At equal steps: {at_equal_steps}. At equal training time on this "
