@@ -271,7 +271,7 @@ default_cfgs = generate_default_cfgs(
     {
         "mst_plus_plus.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mst_plus_plus_ntire",
-            sha256="99ecff124647e4b5e0128d5ab3da5b36b14af5d42488cfd975728282599f2c5f",
+            sha256="ab8fcddf716c51764ba253925cdf33e722b6f422af6c6c0a960dd91b2324b813",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
