@@ -162,3 +162,18 @@ def test_loader_workers_do_not_change_the_result(tmp_path: Path) -> None:
     for name, tensor in finals[0]["model"].items():
         assert torch.equal(finals[1]["model"][name], tensor), name
     assert finals[0]["best"]["value"] == finals[1]["best"]["value"]
+
+
+def test_missing_prior_run_folder_says_how_to_get_a_prior(tmp_path: Path) -> None:
+    """A recipe's stage-1 run folder that was never trained is named as a missing path, with
+    the published prior to use instead, not reported as an unknown model name."""
+    from ssrzoo.train import ConfigError
+    from ssrzoo.train.weights import prior_source
+
+    missing = tmp_path / "runs" / "s2mae_ntire"
+    with pytest.raises(ConfigError, match="does not exist") as err:
+        prior_source(str(missing))
+    assert "model.prior=s2mae.ntire2020" in str(err.value)
+    assert not missing.exists()
+    with pytest.raises(ssrzoo.UnknownModelError, match="did you mean"):
+        prior_source("s2mae_ntir")

@@ -132,4 +132,11 @@ def prior_source(spec: str) -> Any:
     scheme = spec.partition(":")[0]
     if scheme in ("local-dir", "hf-hub"):
         return create_model(spec)
+    if "/" in spec or "\\" in spec:
+        # a path that is not there, most often a recipe's stage-1 run not trained yet
+        raise ConfigError(
+            f"model.prior {spec!r} does not exist: train the stage-1 (S²-MAE) run that writes "
+            "it first, or start from a published prior by name, e.g. "
+            "model.prior=s2mae.ntire2020 (`ssrzoo list --pretrained 's2mae*'` lists them)"
+        )
     return create_model(spec, pretrained=True)
