@@ -36,6 +36,25 @@ def test_bar_section_verdict_follows_the_gains() -> None:
     assert "| ICVL |" not in text  # a protocol without runs has no row
 
 
+def test_seed_reading_compares_seeds_and_the_prior_seed_by_seed() -> None:
+    search = load_benchmark("prior_search")
+
+    def run(name: str, final: float) -> dict:
+        return {"name": name, "metric": "mrae", "curve": {"4000": 0.05, "8000": final}}
+
+    (none0, none1), (frozen0, frozen1), (tuned0, _) = (pair[1:] for pair in search.ICVL_SEEDS)
+    runs = [run(none0, 0.0400), run(none1, 0.0410), run(frozen0, 0.0380), run(frozen1, 0.0400)]
+    runs.append(run(tuned0, 0.0300))
+    text = " ".join(search.seed_reading(runs))
+    assert "no prior 0.0400 and 0.0410 (+2.5 %)" in text
+    assert "prior frozen: -5.0 % with seed 0, -2.4 % with seed 1, -3.7 % on the mean" in text
+    assert "fine-tuned" not in text  # a setting without its seed-1 run is left out
+    assert search.seed_reading(runs[2:]) == []  # nothing to read without the no-prior pair
+    notes = search.seed_reading(runs)
+    section = search.bar_section({"ICVL": [("`a`", 0.0398, 0.0405)]}, notes=notes)
+    assert section.rstrip().endswith(notes[-1])
+
+
 def test_prior_gains_pair_each_run_with_its_twin() -> None:
     search = load_benchmark("prior_search")
 
