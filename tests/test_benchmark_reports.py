@@ -42,10 +42,11 @@ def test_seed_reading_compares_seeds_and_the_prior_seed_by_seed() -> None:
     def run(name: str, final: float) -> dict:
         return {"name": name, "metric": "mrae", "curve": {"4000": 0.05, "8000": final}}
 
-    (none0, none1), (frozen0, frozen1), (tuned0, _) = (pair[1:] for pair in search.ICVL_SEEDS)
+    (none0, none1), (frozen0, frozen1), (tuned0, _) = (s[1:] for s in search.ICVL_SEEDS[8000])
     runs = [run(none0, 0.0400), run(none1, 0.0410), run(frozen0, 0.0380), run(frozen1, 0.0400)]
     runs.append(run(tuned0, 0.0300))
     text = " ".join(search.seed_reading(runs))
+    assert "Seeds, 8000 steps" in text and "16000 steps" not in text
     assert "no prior 0.0400 and 0.0410 (+2.5 %)" in text
     assert "prior frozen: -5.0 % with seed 0, -2.4 % with seed 1, -3.7 % on the mean" in text
     assert "fine-tuned" not in text  # a setting without its seed-1 run is left out
