@@ -61,9 +61,10 @@ def test_classical_weights_reproduce_their_card(
     model = ssrzoo.create_model(name, pretrained=True)
     if name.endswith(".cave"):
         scores = script.cave_scores(model, shared_data)
-    elif name.endswith(".harvard"):  # the synthetic validation scenes of the Harvard recipe
+    elif name.endswith((".harvard", ".pavia")):  # as the protocol's recipe validates
+        recipes = {"harvard": script.HARVARD_RECIPE, "pavia": script.PAVIA_RECIPE}
         recipe = tmp_path / "recipe.yaml"
-        text = (REPO_ROOT / script.HARVARD_RECIPE).read_text()
+        text = (REPO_ROOT / recipes[name.split(".")[1]]).read_text()
         recipe.write_text(text.replace("../shared/data", str(shared_data)))
         scores = evaluate_recipe(model, TrainerConfig.from_yaml(recipe)).metrics
     else:

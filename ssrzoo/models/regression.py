@@ -16,10 +16,10 @@ Registered names (see ``docs/models/classical.md``):
 ==========================  =========================================  ========================
 architecture                what                                       tags
 ==========================  =========================================  ========================
-``linear_regression``       3 linear terms                             ``ntire2020``
+``linear_regression``       3 linear terms                             ``ntire2020``, ``pavia``
 ``root_poly2``              6 root-polynomial terms (degree 2)         ``ntire2020``
 ``root_poly3``              13 root-polynomial terms (degree 3)        ``ntire2020``, ``cave``,
-                                                                       ``harvard``
+                                                                       ``harvard``, ``pavia``
 ==========================  =========================================  ========================
 """
 
@@ -425,6 +425,18 @@ default_cfgs = generate_default_cfgs(
             bundled=True,
             notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
         ),
+        "linear_regression.pavia": _cfg(
+            "pavia",
+            sha256="3d287d41d352c2fb052d46653549068a9a7820e79ef42a39ca78cd0ef4f1c56f",
+            bundled=True,
+            notes="3 linear terms, no offset; ridge chosen by cross-validation.",
+        ),
+        "root_poly3.pavia": _cfg(
+            "pavia",
+            sha256="3eb7bdc3fc4433f43e1334c4cf5112d7884f28a8662b24e86efde5545318d73f",
+            bundled=True,
+            notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
+        ),
     }
 )
 
@@ -454,5 +466,7 @@ register_model_aliases(
         "root_poly3_ntire": "root_poly3.ntire2020",
         "root_poly3_cave": "root_poly3.cave",
         "root_poly3_harvard": "root_poly3.harvard",
+        "linear_regression_pavia": "linear_regression.pavia",
+        "root_poly3_pavia": "root_poly3.pavia",
     }
 )
