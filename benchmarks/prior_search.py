@@ -632,6 +632,53 @@ def seed_reading(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _patch_rows_cols(recipe: str, split: str) -> tuple[int, int] | None:
+    """``(rows, cols)`` of a recipe split's patches, ``None`` when it reads whole images."""
+    raw = yaml.safe_load((REPO / "recipes" / f"{recipe}.yaml").read_text())
+    patches = raw["data"][split].get("patches")
+    if not patches:
+        return None
+    size = patches["patch_size"]
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def context_note(strip_rows: Sequence[int], token: int) -> str:
+    """Why ICVL cannot show a spatial prior: the token grid the S²-MAE sees on each protocol.
+
+    ``strip_rows``: the heights of the ICVL strips (``icvl_strips/index.json``); ``token``:
+    the prior's token side in pixels.
+    """
+
+    def grid(size: tuple[int, int] | None, whole: str) -> str:
+        if size is None:
+            return whole
+        rows, cols = (math.ceil(n / token) for n in size)
+        return f"{size[0]}x{size[1]} px, {rows}x{cols} tokens"
+
+    rows = sorted(strip_rows)
+    cave_whole = "whole 256x256 scenes, 32x32 tokens"
+    return (
+        "- **What the prior can see on each protocol.** The S²-MAE's tokens are "
+        f"{token}x{token} px and its attention is what gives stage 2 spatial context beyond "
+        "the CNN's receptive field. The ICVL strips here are only "
+        f"{rows[0]}-{rows[-1]} rows high (median {rows[len(rows) // 2]}; "
+        "`icvl_strips/index.json`), so the ICVL recipe trains on "
+        f"{grid(_patch_rows_cols('mae_ktsr_ntire', 'train'), '')} and validates on "
+        f"{grid(_patch_rows_cols('mae_ktsr_ntire', 'val'), '')}: one row of tokens, no "
+        "2-D context at all. CAVE trains on "
+        f"{grid(_patch_rows_cols('mae_ktsr_cave', 'train'), cave_whole)} and validates on "
+        f"{grid(_patch_rows_cols('mae_ktsr_cave', 'val'), cave_whole)}. The ICVL half of the "
+        "bar therefore tests the prior only as a per-row spectral feature extractor; CAVE "
+        "(or full ICVL images) is where a spatial prior could show."
+    )
+
+
+def strip_heights(root: Path) -> list[int]:
+    """Rows of every ICVL strip in the shared data folder, from its index."""
+    index = json.loads((root / "icvl_strips" / "index.json").read_text())
+    return [int(entry["rows"]) for entry in index]
+
+
 def icvl_reading(runs: list[dict[str, Any]], published_rgb_only: dict[str, float]) -> list[str]:
     """The reading of the ICVL corpus experiment, from its record."""
     recon = {r["name"]: r for r in runs if r["metric"] == "mrae"}
@@ -800,6 +847,8 @@ def main() -> None:
     icvl_runs = json.loads(RECORD_ICVL.read_text())["runs"] if RECORD_ICVL.is_file() else []
     icvl_machines = sorted({f"round {r['round']}: {r['machine']}" for r in icvl_runs})
     published_rows, published_scores = published(args.root.resolve())
+    token = ssrzoo.create_model("mae_ktsr_ntire").prior.patch_size  # type: ignore[union-attr]
+    context = context_note(strip_heights(args.root.resolve()), int(token))
     lines = [
         "# MAE-KTSR prior search (CAVE and ICVL)",
         "",
@@ -935,6 +984,7 @@ def main() -> None:
         *icvl_reading(icvl_runs, published_scores),
         *icvl_training_reading(icvl_runs),
         *seed_reading(icvl_runs),
+        context,
         "",
     ]
     plot(runs, FIGURE)
@@ -946,7 +996,9 @@ def main() -> None:
         write_section(
             args.ablation,
             "prior-search",
-            bar_section(prior_gains(runs, icvl_runs, args.at), notes=seed_reading(icvl_runs)),
+            bar_section(
+                prior_gains(runs, icvl_runs, args.at), notes=[*seed_reading(icvl_runs), context]
+            ),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from benchmark_scripts import load_benchmark
@@ -54,6 +55,22 @@ def test_seed_reading_compares_seeds_and_the_prior_seed_by_seed() -> None:
     notes = search.seed_reading(runs)
     section = search.bar_section({"ICVL": [("`a`", 0.0398, 0.0405)]}, notes=notes)
     assert section.rstrip().endswith(notes[-1])
+
+
+def test_context_note_counts_the_prior_tokens_of_each_recipe(tmp_path: Path) -> None:
+    search = load_benchmark("prior_search")
+    (tmp_path / "icvl_strips").mkdir()
+    index = [{"scene": f"s{i}", "rows": rows} for i, rows in enumerate((12, 9, 19))]
+    (tmp_path / "icvl_strips" / "index.json").write_text(json.dumps(index))
+    heights = search.strip_heights(tmp_path)
+    assert heights == [12, 9, 19]
+    note = search.context_note(heights, token=8)
+    assert "9-19 rows high (median 12" in note
+    # recipes/mae_ktsr_ntire.yaml: 8x64 training and 8x128 validation patches
+    assert "trains on 8x64 px, 1x8 tokens and validates on 8x128 px, 1x16 tokens" in note
+    # recipes/mae_ktsr_cave.yaml: 64x64 training patches, whole validation scenes
+    assert "CAVE trains on 64x64 px, 8x8 tokens and validates on whole 256x256" in note
+    assert "trains on 8x64 px, 2x16 tokens" in search.context_note(heights, token=4)
 
 
 def test_prior_gains_pair_each_run_with_its_twin() -> None:
