@@ -156,6 +156,44 @@ def test_cross_validation_scores_are_held_out_errors() -> None:
         assert model.cv_mse_[ridge] == pytest.approx(sse / spectra.size, rel=1e-6)
 
 
+def test_cross_validation_over_groups_holds_out_whole_groups() -> None:
+    rng = np.random.default_rng(5)
+    rgb = rng.random((260, 3))
+    spectra = _smooth_spectra(rng, 260) + rng.normal(scale=0.05, size=(260, 31))
+    # three images of unequal size, interleaved: contiguous folds would cut through them
+    groups = rng.permutation(np.repeat([7, 2, 9], [200, 40, 20]))
+    ridges = (1e-6, 1e-2, 1.0)
+    model = ssrzoo.create_model("root_poly3").fit(rgb, spectra, ridge=ridges, groups=groups)
+    phi = model.features(torch.from_numpy(rgb)).numpy()
+    for ridge in ridges:
+        sse = 0.0
+        for label in (7, 2, 9):  # 3 groups <= 5 folds: leave one group out
+            held = groups == label
+            w = _ridge_reference(rgb[~held], spectra[~held], ridge, 3)
+            sse += np.sum((phi[held] @ w.T - spectra[held]) ** 2)
+        assert model.cv_mse_[ridge] == pytest.approx(sse / spectra.size, rel=1e-6)
+    # more groups than folds: each group stays whole inside one fold
+    many = np.repeat(np.arange(6), [60, 50, 50, 40, 40, 20])
+    two = ssrzoo.create_model("root_poly3").fit(rgb, spectra, ridge=ridges, cv_folds=2, groups=many)
+    held = np.isin(many, (0, 2, 4))  # groups dealt round-robin in order of appearance
+    sse = 0.0
+    for fold in (held, ~held):
+        w = _ridge_reference(rgb[~fold], spectra[~fold], 1e-2, 3)
+        sse += np.sum((phi[fold] @ w.T - spectra[fold]) ** 2)
+    assert two.cv_mse_[1e-2] == pytest.approx(sse / spectra.size, rel=1e-6)
+
+
+def test_fit_rejects_bad_groups() -> None:
+    rng = np.random.default_rng(6)
+    rgb, spectra = rng.random((50, 3)), _smooth_spectra(rng, 50)
+    model = ssrzoo.create_model("root_poly2")
+    with pytest.raises(ValueError, match="one label per row"):
+        model.fit(rgb, spectra, ridge=(1e-3, 1e-1), groups=np.zeros(49))
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        model.fit(rgb, spectra, ridge=(1e-3, 1e-1), groups=np.zeros(50))
+    model.fit(rgb, spectra, ridge=1e-3, groups=np.zeros(50))  # one ridge: no CV, no check
+
+
 def test_physically_plausible_fit_reproduces_the_rgb() -> None:
     rng = np.random.default_rng(4)
     response = get_response("cie1964_10deg").matrix(WL)

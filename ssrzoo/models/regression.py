@@ -19,7 +19,7 @@ architecture                what                                       tags
 ``linear_regression``       3 linear terms                             ``ntire2020``, ``pavia``
 ``root_poly2``              6 root-polynomial terms (degree 2)         ``ntire2020``
 ``root_poly3``              13 root-polynomial terms (degree 3)        ``ntire2020``, ``cave``,
-                                                                       ``harvard``, ``pavia``
+                                                                       ``harvard``
 ==========================  =========================================  ========================
 """
 
@@ -59,6 +59,31 @@ ArrayLike = np.ndarray | torch.Tensor
 
 #: Ridge values (relative, see :meth:`RootPolynomialRegression.fit`) tried by default.
 DEFAULT_RIDGES: tuple[float, ...] = tuple(10.0**k for k in range(-9, 1))
+
+
+def _fold_rows(n: int, folds: int, groups: ArrayLike | None) -> list[np.ndarray]:
+    """Row indices of each cross-validation fold (see ``RootPolynomialRegression.fit``)."""
+    if groups is None:
+        bounds = np.linspace(0, n, folds + 1).astype(int)
+        return [np.arange(lo, hi) for lo, hi in itertools.pairwise(bounds.tolist())]
+    labels = np.asarray(groups.detach().cpu() if isinstance(groups, torch.Tensor) else groups)
+    if labels.shape != (n,):
+        raise ValueError(
+            f"groups must hold one label per row, shape ({n},), got {labels.shape}; pass e.g. "
+            "the image index of each pixel"
+        )
+    if folds == 1:
+        return [np.arange(n)]
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    if len(first) < 2:
+        raise ValueError(
+            "cross-validation over groups needs at least 2 groups, got 1; pass pixels of "
+            "several images, or one ridge value to skip cross-validation"
+        )
+    # groups in order of first appearance, each whole in one fold
+    order = np.argsort(np.argsort(first))[inverse]
+    fold_of_row = order % min(folds, len(first))
+    return [np.flatnonzero(fold_of_row == k) for k in range(min(folds, len(first)))]
 
 
 def _as_float64(data: ArrayLike, name: str) -> torch.Tensor:
@@ -190,6 +215,7 @@ class RootPolynomialRegression(NonNegativeOutput, nn.Module):
         ridge: float | Sequence[float] = DEFAULT_RIDGES,
         *,
         cv_folds: int = 5,
+        groups: ArrayLike | None = None,
         response: ArrayLike | None = None,
         wavelengths: Sequence[float] | None = None,
         chunk_size: int = 1 << 18,
@@ -208,8 +234,15 @@ class RootPolynomialRegression(NonNegativeOutput, nn.Module):
             ridge: one relative ridge value, or several to choose from by ``cv_folds``-fold
                 cross-validation (mean squared error on held-out folds, as Lin &
                 Finlayson select their regulariser). Folds are contiguous blocks of
-                rows, so pass pixels grouped by image to keep folds image-disjoint.
+                rows, so pass pixels grouped by image to keep folds image-disjoint, or
+                pass ``groups``.
             cv_folds: number of folds when ``ridge`` is a sequence.
+            groups: optional ``(N,)`` label per row (e.g. the index of the image each pixel
+                comes from). Folds are then whole groups, so no image is in both the
+                fitted and the held-out part: one fold per group when there are at most
+                ``cv_folds`` groups (leave one image out), else groups dealt round-robin
+                into ``cv_folds`` folds. Use it when images differ in size, where
+                contiguous blocks would cut through them.
             response: optional ``(in_chans, num_bands)`` camera response with
                 ``rgb = spectrum @ response.T`` exactly (linear RGB, no gain). The fit is
                 then *physically plausible* (Lin & Finlayson 2020): the output is the
@@ -245,12 +278,12 @@ class RootPolynomialRegression(NonNegativeOutput, nn.Module):
         ridges = [float(r) for r in np.atleast_1d(np.asarray(ridge, dtype=np.float64))]
         if not ridges or min(ridges) < 0:
             raise ValueError(f"ridge must be >= 0 (or a non-empty sequence), got {ridge!r}")
-        folds = cv_folds if len(ridges) > 1 else 1
         if len(ridges) > 1 and not 2 <= cv_folds <= x.shape[0]:
             raise ValueError(
                 f"cv_folds={cv_folds} needs 2 <= cv_folds <= N={x.shape[0]}; pass one ridge "
                 "value to skip cross-validation"
             )
+        folds = _fold_rows(x.shape[0], cv_folds if len(ridges) > 1 else 1, groups)
 
         cfg_changes = self._cfg_changes(response, wavelengths)
         basis = None  # metameric-black projector and fundamental-metamer map
@@ -283,23 +316,22 @@ class RootPolynomialRegression(NonNegativeOutput, nn.Module):
         return black, fundamental
 
     def _fold_stats(
-        self, x: torch.Tensor, y: torch.Tensor, folds: int, chunk_size: int
+        self, x: torch.Tensor, y: torch.Tensor, folds: list[np.ndarray], chunk_size: int
     ) -> list[_Stats]:
-        """Per contiguous fold: (Phi^T Phi, Phi^T Y, Y^T Y, n), accumulated in chunks."""
+        """Per fold (its row indices): (Phi^T Phi, Phi^T Y, Y^T Y, n), in chunks."""
         stats = []
-        bounds = np.linspace(0, x.shape[0], folds + 1).astype(int)
         f, k = self.num_features, self.num_bands
-        for lo, hi in itertools.pairwise(bounds.tolist()):
+        for rows in folds:
             g = torch.zeros(f, f, dtype=torch.float64)
             c = torch.zeros(f, k, dtype=torch.float64)
             yy = torch.zeros(k, k, dtype=torch.float64)
-            for start in range(lo, hi, chunk_size):
-                phi = self.features(x[start : min(start + chunk_size, hi)])
-                part = y[start : min(start + chunk_size, hi)]
+            for start in range(0, len(rows), chunk_size):
+                index = torch.from_numpy(rows[start : start + chunk_size])
+                phi, part = self.features(x[index]), y[index]
                 g += phi.T @ phi
                 c += phi.T @ part
                 yy += part.T @ part
-            stats.append((g, c, yy, hi - lo))
+            stats.append((g, c, yy, len(rows)))
         return stats
 
     def _solve(
@@ -330,14 +362,14 @@ class RootPolynomialRegression(NonNegativeOutput, nn.Module):
         basis: tuple[torch.Tensor, torch.Tensor] | None,
     ) -> float:
         """Held-out MSE per value, from the fold statistics alone (no second data pass)."""
-        gram, cross, count = _sum_stats(stats)
-        sse, count = 0.0, 0
+        gram, cross, rows = _sum_stats(stats)
+        sse, values = 0.0, 0
         for g_k, c_k, yy_k, n_k in stats:
-            w = self._solve(gram - g_k, cross - c_k, count - n_k, ridge, basis)
+            w = self._solve(gram - g_k, cross - c_k, rows - n_k, ridge, basis)
             # ||Phi W - Y||^2 = tr(Y^T Y) - 2 tr(W^T Phi^T Y) + tr(W^T Phi^T Phi W)
             sse += float(torch.trace(yy_k) - 2 * (w * c_k).sum() + (w * (g_k @ w)).sum())
-            count += n_k * self.num_bands
-        return sse / count
+            values += n_k * self.num_bands
+        return sse / values
 
     def _cfg_changes(
         self, response: ArrayLike | None, wavelengths: Sequence[float] | None
@@ -431,12 +463,6 @@ default_cfgs = generate_default_cfgs(
             bundled=True,
             notes="3 linear terms, no offset; ridge chosen by cross-validation.",
         ),
-        "root_poly3.pavia": _cfg(
-            "pavia",
-            sha256="3eb7bdc3fc4433f43e1334c4cf5112d7884f28a8662b24e86efde5545318d73f",
-            bundled=True,
-            notes="13 root-polynomial terms (degree 3); ridge chosen by cross-validation.",
-        ),
     }
 )
 
@@ -467,6 +493,5 @@ register_model_aliases(
         "root_poly3_cave": "root_poly3.cave",
         "root_poly3_harvard": "root_poly3.harvard",
         "linear_regression_pavia": "linear_regression.pavia",
-        "root_poly3_pavia": "root_poly3.pavia",
     }
 )
