@@ -59,13 +59,29 @@ def spec_words(spec: DatasetConfig) -> str:
         text = " + ".join(spec_words(c) for c in spec.concat)
     else:
         text = spec.name.rpartition(":")[2] + (f" split {spec.split!r}" if spec.split else "")
+        # the arguments that choose the data (scenes, bands), not how it is read
+        chosen = {k: v for k, v in spec.args.items() if k not in _READING_ARGS}
+        if chosen:
+            text += " " + ", ".join(f"{k}={_words(v)}" for k, v in chosen.items())
     if spec.patches is not None:
         size = spec.patches.get("patch_size", "default")
         text = f"({text}) as random patches of {size} px"
     if spec.rgb is not None:
         response = spec.rgb.get("response") or "cie1964_10deg"
+        if isinstance(response, Mapping):  # a loader spec: its name, never a local path
+            response = response.get("name") or response.get("loader", "custom response")
         text += f", RGB simulated ({spec.rgb.get('pipeline', 'clean')} pipeline, {response})"
     return text
+
+
+_READING_ARGS = frozenset({"cache", "cache_size", "download", "num_workers", "root", "mmap"})
+
+
+def _words(value: Any) -> str:
+    """``[samson, fenix_rock]`` for a list, the value itself otherwise."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
 
 
 def response_name(ds: Dataset) -> str | None:
