@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -122,23 +123,33 @@ def fit_cave(root: Path, out: Path) -> None:
     )
 
 
+def recipe_pixels(
+    recipe: str, overrides: list[str], keep: float = 1.0
+) -> tuple[Any, list[np.ndarray], list[np.ndarray]]:
+    """``(dataset, rgbs, cubes)``: the scenes that ``overrides`` put into the recipe's
+    validation split, read whole through its pipeline (no crops, no exposure), as
+    ``(N, 3)`` and ``(N, bands)`` pixels per scene; ``keep`` < 1 keeps that fraction of each
+    scene's pixels (a fixed draw)."""
+    cfg = TrainerConfig.from_yaml(recipe, [*overrides, "data.num_workers=0"])
+    scenes = build_dataset(cfg.data.val, cfg.seed)
+    rng = np.random.default_rng(0)
+    rgbs, cubes = [], []
+    for index in range(len(scenes)):  # type: ignore[arg-type]
+        sample = scenes[index]
+        rows = rng.random(sample["rgb"][0].numel()) < keep
+        rgbs.append(sample["rgb"].numpy().reshape(3, -1).T[rows])
+        cubes.append(sample["hsi"].numpy().reshape(sample["hsi"].shape[0], -1).T[rows])
+    return scenes, rgbs, cubes
+
+
 HARVARD_RECIPE = "recipes/mae_ktsr_harvard.yaml"
 """Read from the repository root, as the recipe's relative paths to ../shared/data expect."""
 
 
 def fit_harvard(out: Path) -> None:
     """``root_poly3.harvard``: fit on the synthetic training scenes, score on the val ones."""
-    # the training scenes, read whole through the validation pipeline (no crops, no exposure)
-    train = ["data.val.args.seed=0", "data.val.args.length=4000", "data.num_workers=0"]
-    cfg = TrainerConfig.from_yaml(HARVARD_RECIPE, train)
-    scenes = build_dataset(cfg.data.val, cfg.seed)
-    rng = np.random.default_rng(0)
-    rgbs, cubes = [], []
-    for index in range(len(scenes)):  # type: ignore[arg-type]
-        sample = scenes[index]
-        keep = rng.random(sample["rgb"][0].numel()) < 0.25
-        rgbs.append(sample["rgb"].numpy().reshape(3, -1).T[keep])
-        cubes.append(sample["hsi"].numpy().reshape(31, -1).T[keep])
+    train = ["data.val.args.seed=0", "data.val.args.length=4000"]
+    scenes, rgbs, cubes = recipe_pixels(HARVARD_RECIPE, train, keep=0.25)
     model = ssrzoo.create_model("root_poly3.harvard")
     model.fit(np.concatenate(rgbs), np.concatenate(cubes))
     metrics_ = evaluate_recipe(model, TrainerConfig.from_yaml(HARVARD_RECIPE)).metrics
@@ -167,19 +178,8 @@ PAVIA_RECIPE = "recipes/mae_ktsr_pavia.yaml"
 
 def fit_pavia(out: Path) -> None:
     """``linear_regression.pavia``: fit on the training scenes, whole (see above)."""
-    # the training scenes, read whole through the validation pipeline (no crops, no exposure)
-    train = [
-        "data.val.args={bands: pavia, scenes: [samson, fenix_rock]}",
-        "data.val.patches=null",
-        "data.num_workers=0",
-    ]
-    scenes = build_dataset(TrainerConfig.from_yaml(PAVIA_RECIPE, train).data.val, 0)
-    rgbs, cubes = [], []
-    for index in range(len(scenes)):  # type: ignore[arg-type]
-        sample = scenes[index]
-        bands = sample["hsi"].shape[0]
-        rgbs.append(sample["rgb"].numpy().reshape(3, -1).T)
-        cubes.append(sample["hsi"].numpy().reshape(bands, -1).T)
+    train = ["data.val.args={bands: pavia, scenes: [samson, fenix_rock]}", "data.val.patches=null"]
+    scenes, rgbs, cubes = recipe_pixels(PAVIA_RECIPE, train)
     rgb, cube = np.concatenate(rgbs), np.concatenate(cubes)
     # cross-validate leaving one scene out, so the ridge is chosen for an unseen scene
     # (contiguous folds would mostly hold out parts of Samson, 9025 of the pixels)
