@@ -461,7 +461,8 @@ default_cfgs = generate_default_cfgs(
             "pavia",
             sha256="3d287d41d352c2fb052d46653549068a9a7820e79ef42a39ca78cd0ef4f1c56f",
             bundled=True,
-            notes="3 linear terms, no offset; ridge chosen by cross-validation.",
+            notes="3 linear terms, no offset; ridge chosen by cross-validation, leaving one "
+            "training scene out.",
         ),
     }
 )
