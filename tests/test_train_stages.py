@@ -177,3 +177,34 @@ def test_missing_prior_run_folder_says_how_to_get_a_prior(tmp_path: Path) -> Non
     assert not missing.exists()
     with pytest.raises(ssrzoo.UnknownModelError, match="did you mean"):
         prior_source("s2mae_ntir")
+
+
+def test_a_prior_folder_builds_the_prior_it_was_trained_with(tmp_path: Path) -> None:
+    """A stage-1 run with other than the default S²-MAE settings (here 4x4-px tokens) fits
+    stage 2 without the user repeating them as model.args.prior_args."""
+    from ssrzoo.train.config import ModelConfig
+    from ssrzoo.train.weights import build_model, prior_settings
+
+    settings = {**PRIOR, "patch_size": 4}
+    s2mae = ssrzoo.create_model("s2mae", num_bands=BANDS, decoder_dim=16, **settings)
+    folder = tmp_path / "s2mae_p4"
+    ssrzoo.save_pretrained(s2mae, folder, model_args={"num_bands": BANDS, **settings})
+    assert prior_settings(str(folder)) == settings
+    assert prior_settings(str(folder / "model.safetensors")) == settings
+
+    args = {"num_bands": BANDS, "dim": 8, "depths": [1]}
+    model = build_model(ModelConfig(name="mae_ktsr", args=args, prior=str(folder)))
+    assert model.prior.patch_size == 4  # type: ignore[union-attr]
+    for key, value in s2mae.encoder.state_dict().items():
+        assert torch.equal(model.state_dict()[f"prior.{key}"], value), key
+
+    # prior_args the user gives win, and a mismatch is still an error naming the cause
+    with pytest.raises(ssrzoo.CheckpointError, match="prior_args"):
+        build_model(
+            ModelConfig(name="mae_ktsr", args={**args, "prior_args": PRIOR}, prior=str(folder))
+        )
+    # a model without a prior says so rather than failing on the settings
+    from ssrzoo.train import ConfigError
+
+    with pytest.raises(ConfigError, match="takes no prior"):
+        build_model(ModelConfig(name="mst_plus_plus", args={"num_bands": BANDS}, prior=str(folder)))

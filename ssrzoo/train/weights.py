@@ -8,6 +8,8 @@ prior, a registered name whose published weights are meant.
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,10 +21,18 @@ from torch import nn
 
 from ..exceptions import CheckpointError
 from ..models import create_model
+from ..models.mae_ktsr import S2MAEEncoder
 from .checkpoint import load_checkpoint
 from .config import ConfigError, ModelConfig
 
-__all__ = ["EXPORT_DIR", "build_model", "check_model_against_data", "prior_source", "start_weights"]
+__all__ = [
+    "EXPORT_DIR",
+    "build_model",
+    "check_model_against_data",
+    "prior_settings",
+    "prior_source",
+    "start_weights",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -41,12 +51,26 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     checkpoint = None
     if cfg.checkpoint:
         checkpoint, weights = start_weights(cfg.checkpoint)
-    model = create_model(
-        cfg.name,
-        pretrained=cfg.pretrained and not cfg.checkpoint,
-        checkpoint_path=checkpoint,
-        **cfg.args,
-    )
+    args = dict(cfg.args)
+    trained = prior_settings(cfg.prior) if cfg.prior and "prior_args" not in args else {}
+    if trained:
+        # a prior trained with other than the default settings: build the prior to fit it
+        _logger.info("building the prior with the settings it was trained with: %s", trained)
+        args["prior_args"] = trained
+    try:
+        model = create_model(
+            cfg.name,
+            pretrained=cfg.pretrained and not cfg.checkpoint,
+            checkpoint_path=checkpoint,
+            **args,
+        )
+    except TypeError as err:
+        if not trained:
+            raise
+        raise ConfigError(
+            f"model.prior given but {cfg.name!r} takes no prior ({err}); priors are for "
+            "models such as mae_ktsr"
+        ) from err
     if weights is not None:
         try:
             model.load_state_dict(weights)
@@ -118,6 +142,32 @@ def start_weights(
         f"{key} {path!r} is not a weight file, a model or run folder, or a training "
         "checkpoint folder"
     )
+
+
+def prior_settings(spec: str) -> dict[str, Any]:
+    """The S²-MAE encoder settings (``prior_args``) a prior folder's ``config.json`` records.
+
+    Only the settings that differ from a default prior: ``{}`` for a default one, and for a
+    prior with no such record (a published name, a checkpoint folder).
+    """
+    p = Path(spec).expanduser()
+    folders = [p.parent] if p.is_file() else [p, p / EXPORT_DIR]
+    config = next((f / "config.json" for f in folders if (f / "config.json").is_file()), None)
+    if config is None:
+        return {}
+    try:
+        record = json.loads(config.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"model.prior {spec!r}: cannot read {config}: {err}") from err
+    if not isinstance(record, dict) or record.get("architecture") != "s2mae":
+        return {}
+    defaults = {
+        name: param.default
+        for name, param in inspect.signature(S2MAEEncoder).parameters.items()
+        if name not in ("in_chans", "num_bands")
+    }
+    model_args = record.get("model_args") or {}
+    return {k: v for k, v in model_args.items() if k in defaults and v != defaults[k]}
 
 
 def prior_source(spec: str) -> Any:
