@@ -87,10 +87,11 @@ def bundle(
     notes = cfg.notes
     if shared is not None:
         cfg = cfg.replace(metrics=measure(model, str(cfg.recipe), shared))
-        notes += (
-            "\n\nMetrics measured with the recipe's validation on the shared data in float32, "
-            "after training."
-        )
+        if "Metrics measured" not in notes:
+            notes += (
+                "\n\nMetrics measured with the recipe's validation on the shared data in "
+                "float32, after training."
+            )
     if minutes is None and log is not None:
         minutes = training_minutes(log)
     if minutes is not None and "Training wall-clock" not in notes:

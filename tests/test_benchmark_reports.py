@@ -97,3 +97,27 @@ def test_prior_gains_pair_each_run_with_its_twin() -> None:
     ]
     # ICVL runs are compared at the end of their schedule, not at their best validation
     assert icvl_rows == [("`mae_ktsr_ntire_16k`", 0.0404, 0.0405)]
+
+
+def test_token_reading_compares_the_small_token_prior_with_both_twins() -> None:
+    search = load_benchmark("prior_search")
+    config = "model:\n  args:\n    prior_args: {patch_size: 4}\n"
+
+    def run(name: str, final: float) -> dict:
+        curve = {"4000": 0.05, "8000": final}
+        return {"name": name, "metric": "mrae", "curve": curve, "config": config}
+
+    runs = [
+        run("mae_ktsr_ntire_noprior_8k", 0.0445),
+        run("mae_ktsr_ntire_8k", 0.0438),
+        {**run("mae_ktsr_ntire_p4_8k", 0.0430), "train_minutes": 25.0},
+    ]
+    (text,) = search.token_reading(runs)
+    assert "does not reach the 5 %" in text
+    assert "4x4-px tokens" in text and "as 2 token rows" in text  # 8-row patches
+    assert "0.0430 at step 8000, against 0.0445 without a prior (-3.4 %)" in text
+    assert "and 0.0438 with the 8x8-token prior (-1.8 %); 25.0 min" in text
+    assert "75.7 GFLOPs" in text  # measured on the model, not copied
+    runs[2]["curve"]["8000"] = 0.0420
+    assert "reaches the 5 %" in search.token_reading(runs)[0]
+    assert search.token_reading(runs[:2]) == []  # not run yet: nothing to read

@@ -271,7 +271,7 @@ default_cfgs = generate_default_cfgs(
     {
         "mst_plus_plus.ntire2020": _cfg(
             hf_hub_id="ssrzoo/mst_plus_plus_ntire",
-            sha256="ab8fcddf716c51764ba253925cdf33e722b6f422af6c6c0a960dd91b2324b813",
+            sha256="ce05c2cc1a310e43799a1265e5961350ee311969122f8c3483f6f3daca4d4c28",
             bundled=True,
             **protocol_fields("ntire2020"),
         ),
