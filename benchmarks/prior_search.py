@@ -628,7 +628,8 @@ def icvl_training_reading(runs: list[dict[str, Any]]) -> list[str]:
         lines.append(
             "- **MST++ at learning rate 1e-3 for 16000 steps** (round 7): "
             f"{fb:.4f} at its best step, {fb_step}, the EMA weights published as "
-            f"`mst_plus_plus.ntire2020` since ({_pct(fb, sb)} against the 4e-4 run's best), "
+            f"`mst_plus_plus.ntire2020` since round 7 ({_pct(fb, sb)} against the 4e-4 run's "
+            "best), "
             f"and {f16:.4f} at the last step against {slow16:.4f} ({_pct(f16, slow16)}). "
             f"MAE-KTSR's best over the same 16000 steps, {ours_best:.4f}, is "
             f"{_pct(ours_best, fb)} behind it; {fast16.get('train_minutes')} min of "
@@ -727,9 +728,12 @@ def context_note(strip_rows: Sequence[int], token: int) -> str:
     )
 
 
-def token_reading(runs: list[dict[str, Any]]) -> list[str]:
+def token_reading(
+    runs: list[dict[str, Any]], published_rgb_only: dict[str, float] | None = None
+) -> list[str]:
     """Round 8: the prior with smaller tokens, more token rows on an ICVL patch, against the
-    published prior and no prior on the same 8000-step schedule."""
+    published prior and no prior on the same 8000-step schedule; ``published_rgb_only``:
+    the published priors' own RGB-only ICVL val MRAE, to compare the new prior's with."""
     recon = {r["name"]: r for r in runs if r["metric"] == "mrae"}
     names = ("mae_ktsr_ntire_p4_8k", "mae_ktsr_ntire_8k", "mae_ktsr_ntire_noprior_8k")
     if not all(n in recon for n in names):
@@ -755,7 +759,25 @@ def token_reading(runs: list[dict[str, Any]]) -> list[str]:
             else f" and {large_value:.4f} with the 8x8-token prior ({_pct(value, large_value)})"
         )
         + f"; {small.get('train_minutes')} min of training on one thread, sharing the CPU."
+        + _rgb_only_comparison(runs, ICVL_TRAINING["mae_ktsr_ntire_p4_8k"][0], published_rgb_only)
     ]
+
+
+def _rgb_only_comparison(
+    runs: list[dict[str, Any]], prior: str, published_rgb_only: dict[str, float] | None
+) -> str:
+    """A sentence comparing a prior run's own RGB-only MRAE with the published prior's."""
+    own = next((r.get("rgb_only_mrae") for r in runs if r["name"] == prior), None)
+    base = (published_rgb_only or {}).get("s2mae.ntire2020")
+    if own is None or base is None:
+        return ""
+    return (
+        f" By itself that S²-MAE reconstructs the spectrum far better than the published "
+        f"prior (RGB-only ICVL val MRAE {own:.3f} against {base:.3f}), yet stage 2 gains no "
+        "more from it."
+        if own < base
+        else f" Its own RGB-only ICVL val MRAE: {own:.3f} (the published prior: {base:.3f})."
+    )
 
 
 def strip_heights(root: Path) -> list[int]:
@@ -934,7 +956,7 @@ def main() -> None:
     published_rows, published_scores = published(args.root.resolve())
     token = ssrzoo.create_model("mae_ktsr_ntire").prior.patch_size  # type: ignore[union-attr]
     context = context_note(strip_heights(args.root.resolve()), int(token))
-    tokens = token_reading(icvl_runs)
+    tokens = token_reading(icvl_runs, published_scores)
     lines = [
         "# MAE-KTSR prior search (CAVE and ICVL)",
         "",

@@ -118,6 +118,10 @@ def test_token_reading_compares_the_small_token_prior_with_both_twins() -> None:
     assert "0.0430 at step 8000, against 0.0445 without a prior (-3.4 %)" in text
     assert "and 0.0438 with the 8x8-token prior (-1.8 %); 25.0 min" in text
     assert "75.7 GFLOPs" in text  # measured on the model, not copied
+    assert "RGB-only" not in text  # no prior scores given
+    runs.append({"name": "s2mae_ntire_p4", "metric": "loss", "rgb_only_mrae": 0.127})
+    (text,) = search.token_reading(runs, {"s2mae.ntire2020": 0.240})
+    assert "(RGB-only ICVL val MRAE 0.127 against 0.240), yet stage 2 gains no more" in text
     runs[2]["curve"]["8000"] = 0.0420
     assert "reaches the 5 %" in search.token_reading(runs)[0]
     assert search.token_reading(runs[:2]) == []  # not run yet: nothing to read
