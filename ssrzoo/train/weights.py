@@ -9,7 +9,6 @@ prior, a registered name whose published weights are meant.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 from torch import nn
 
 from ..exceptions import CheckpointError
-from ..models import create_model
+from ..models import create_model, load_config
 from ..models.mae_ktsr import S2MAEEncoder
 from .checkpoint import load_checkpoint
 from .config import ConfigError, ModelConfig
@@ -67,10 +66,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     except TypeError as err:
         if not trained:
             raise
-        raise ConfigError(
-            f"model.prior given but {cfg.name!r} takes no prior ({err}); priors are for "
-            "models such as mae_ktsr"
-        ) from err
+        raise _takes_no_prior(cfg.name, f"takes no prior ({err})") from err
     if weights is not None:
         try:
             model.load_state_dict(weights)
@@ -82,10 +78,7 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     if cfg.prior:
         load_prior = getattr(model, "load_prior", None)
         if load_prior is None:
-            raise ConfigError(
-                f"model.prior given but {cfg.name!r} has no load_prior(); priors are for "
-                "models such as mae_ktsr"
-            )
+            raise _takes_no_prior(cfg.name, "has no load_prior()")
         load_prior(prior_source(cfg.prior))
     set_prior_trainable = getattr(model, "set_prior_trainable", None)
     if getattr(model, "prior", None) is not None and set_prior_trainable is not None:
@@ -98,6 +91,13 @@ def build_model(cfg: ModelConfig) -> nn.Module:
             )
         set_prior_trainable(not cfg.freeze_prior)
     return model
+
+
+def _takes_no_prior(name: str, detail: str) -> ConfigError:
+    """The error for ``model.prior`` given to a model without a prior."""
+    return ConfigError(
+        f"model.prior given but {name!r} {detail}; priors are for models such as mae_ktsr"
+    )
 
 
 def check_model_against_data(model: nn.Module, name: str, info: Mapping[str, Any]) -> None:
@@ -152,14 +152,11 @@ def prior_settings(spec: str) -> dict[str, Any]:
     """
     p = Path(spec).expanduser()
     folders = [p.parent] if p.is_file() else [p, p / EXPORT_DIR]
-    config = next((f / "config.json" for f in folders if (f / "config.json").is_file()), None)
-    if config is None:
+    folder = next((f for f in folders if (f / "config.json").is_file()), None)
+    if folder is None:
         return {}
-    try:
-        record = json.loads(config.read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"model.prior {spec!r}: cannot read {config}: {err}") from err
-    if not isinstance(record, dict) or record.get("architecture") != "s2mae":
+    record, _ = load_config(folder)
+    if record["architecture"] != "s2mae":
         return {}
     defaults = {
         name: param.default
