@@ -125,3 +125,33 @@ def test_token_reading_compares_the_small_token_prior_with_both_twins() -> None:
     runs[2]["curve"]["8000"] = 0.0420
     assert "reaches the 5 %" in search.token_reading(runs)[0]
     assert search.token_reading(runs[:2]) == []  # not run yet: nothing to read
+
+
+def test_cave_corpus_reading_compares_the_corpus_prior_with_both_twins() -> None:
+    search = load_benchmark("prior_search")
+    machine = "the 2-core development CPU"
+
+    def run(name: str, final: float) -> dict:
+        curve = {"3500": final + 0.001, "4000": final}
+        return {"name": name, "metric": "mrae", "curve": curve, "machine": machine}
+
+    runs = [run("mae_ktsr_cave_noprior_cpu", 0.1200), run("mae_ktsr_cave_corpus", 0.1164)]
+    (text,) = search.cave_corpus_reading(runs)
+    assert "does not reach the 5 %" in text
+    assert "0.1164 at step 4000, against 0.1200 without a prior (-3.0 %)" in text
+    assert "s2mae.cave" not in text  # no run with the published prior yet
+    runs.append(run("mae_ktsr_cave_cpu", 0.1250))
+    prior = {"name": search.CAVE_CORPUS_PRIOR, "metric": "loss", "steps": 2500}
+    runs.append({**prior, "rgb_only_mrae": 0.20})
+    (text,) = search.cave_corpus_reading(runs, {"s2mae.cave": 0.713})
+    assert "pretrains the S²-MAE for 2500 steps" in text
+    assert "and 0.1250 with the published `s2mae.cave` (-6.9 %), all trained on " + machine in text
+    assert "(RGB-only CAVE val MRAE 0.200 against 0.713), and stage 2 gains -6.9 %" in text
+    runs[1]["curve"]["4000"] = 0.1100
+    assert "reaches the 5 %" in search.cave_corpus_reading(runs)[0]
+    runs[2]["curve"]["4000"] = 0.1100
+    assert (
+        "yet stage 2 gains no more from it"
+        in search.cave_corpus_reading(runs, {"s2mae.cave": 0.713})[0]
+    )
+    assert search.cave_corpus_reading(runs[1:]) == []  # no twin: nothing to read
