@@ -84,6 +84,21 @@ def test_radiance_is_reflectance_times_shading_times_illuminant():
     assert float(spread.max()) < 1e-4
 
 
+def test_unlit_scenes_are_shaded_reflectance():
+    # lit=False: what a reflectance database (CAVE) stores, every band scaled alike per pixel
+    ds = SyntheticScenes(size=32, length=4, seed=1, lit=False, return_reflectance=True)
+    s = ds[0]
+    assert not s["mixed"] and s["illuminant_category"] == "none"
+    assert torch.equal(s["illuminant"], torch.ones_like(s["illuminant"]))
+    ok = s["reflectance"].min(dim=0).values > 0.05
+    ratio = s["hsi"].double()[:, ok] / s["reflectance"].double()[:, ok]
+    assert float((ratio.std(dim=0) / ratio.mean(dim=0)).max()) < 1e-4
+    lit = SyntheticScenes(size=32, length=4, seed=1, mixed_prob=0.0, return_reflectance=True)[0]
+    assert torch.equal(lit["reflectance"], s["reflectance"])  # the same scene, lit
+    assert not torch.allclose(lit["hsi"], s["hsi"], rtol=0.05)
+    assert "unlit" in repr(ds)
+
+
 def test_scenes_are_deterministic_and_any_size(scenes):
     a, b = scenes[3], scenes[3]
     assert torch.equal(a["hsi"], b["hsi"]) and a["name"] == "synthetic_0_3"

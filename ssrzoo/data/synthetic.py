@@ -12,7 +12,8 @@
   (surface orientation).
 * **Light**: each scene draws a measured illuminant by category (daylight, tungsten,
   fluorescent, LED); with probability ``mixed_prob`` a second light of another category is
-  mixed in along a smooth spatial field (window light plus lamps).
+  mixed in along a smooth spatial field (window light plus lamps). ``lit=False`` leaves the
+  light out, for protocols whose cubes are reflectance (CAVE).
 * **Radiance** = reflectance x shading x illuminant, per band, then normalised like the ICVL
   protocol (99.9th percentile -> 1).
 
@@ -82,11 +83,15 @@ class SyntheticScenes(Dataset[Sample]):
         exposure: optional ``(low, high)`` log-uniform exposure factor after normalisation.
         rgb: a :class:`~ssrzoo.data.SimulateRGB` to add ``'rgb'``, or None.
         return_reflectance: also return the reflectance cube as ``'reflectance'``.
+        lit: False renders the scene as a reflectance database stores it (CAVE, Harvard's
+            reflectance cubes): shaded reflectance, no illuminant, so that a prior for a
+            reflectance protocol learns the RGB-to-spectrum map that protocol asks for.
         transforms: applied to each sample dict.
 
     Sample: ``hsi (C, H, W)`` radiance with its 99.9th percentile at 1, ``wavelengths``,
-    ``illuminant (C,)`` (the primary light, unit mean), ``illuminant_category``, ``mixed``
-    (bool), ``name``; ``rgb`` and ``reflectance`` when asked for.
+    ``illuminant (C,)`` (the primary light, unit mean; all ones, category ``"none"``, when
+    not ``lit``), ``illuminant_category``, ``mixed`` (bool), ``name``; ``rgb`` and
+    ``reflectance`` when asked for.
     """
 
     default_illuminant_weights: ClassVar[dict[str, float]] = DEFAULT_LIGHT_WEIGHTS
@@ -110,6 +115,7 @@ class SyntheticScenes(Dataset[Sample]):
         exposure: tuple[float, float] | None = None,
         rgb: SimulateRGB | None = None,
         return_reflectance: bool = False,
+        lit: bool = True,
         transforms: Callable[[Sample], Sample] | None = None,
     ) -> None:
         h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
@@ -147,6 +153,7 @@ class SyntheticScenes(Dataset[Sample]):
         self.exposure = exposure
         self.rgb = rgb
         self.return_reflectance = return_reflectance
+        self.lit = lit
         self.transforms = transforms
 
     def __len__(self) -> int:
@@ -195,8 +202,13 @@ class SyntheticScenes(Dataset[Sample]):
         refl_b = self.reflectances[rb][lab]
         refl = refl_a + t[..., None].astype(np.float32) * (refl_b - refl_a)
 
-        light, category = self.lights.draw(rng)
-        mixed = bool(rng.random() < self.mixed_prob) and len(self.lights.categories) > 1
+        if self.lit:
+            light, category = self.lights.draw(rng)
+        else:
+            light, category = np.ones(self.wavelengths.size), "none"
+        mixed = (
+            self.lit and bool(rng.random() < self.mixed_prob) and len(self.lights.categories) > 1
+        )
         if mixed:
             light2, _ = self.lights.draw(rng, avoid=category)
             ang = rng.uniform(0, 2 * np.pi)
@@ -248,5 +260,6 @@ class SyntheticScenes(Dataset[Sample]):
         return (
             f"SyntheticScenes(size={self.size}, length={self.length}, bands={wl.size} "
             f"({wl[0]:g}-{wl[-1]:g} nm), reflectances={self.reflectances.shape[0]}, "
-            f"illuminants={self.lights.spectra.shape[0]}, seed={self.seed})"
+            f"illuminants={self.lights.spectra.shape[0] if self.lit else 'none (unlit)'}, "
+            f"seed={self.seed})"
         )
