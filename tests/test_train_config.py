@@ -251,3 +251,25 @@ def test_recipes_cover_the_planned_weights() -> None:
         for tag in ("ntire", "cave", "harvard", "pavia")
     } | {"mst_plus_plus_ntire", "hscnn_plus_ntire", "awan_ntire"}
     assert planned <= names, sorted(planned - names)
+
+
+def test_prior_recipes_keep_attention_windows_within_a_training_crop() -> None:
+    """An S²-MAE attends within windows of ``window_size`` tokens; a window wider than the
+    training crops shows it more context on whole images than it ever trained with."""
+    import ssrzoo
+
+    checked = 0
+    for recipe in RECIPES:
+        cfg = TrainerConfig.from_yaml(recipe)
+        if cfg.stage != "pretrain":
+            continue
+        model = ssrzoo.create_model(cfg.model.name, **cfg.model.args)
+        specs = [cfg.data.train, *cfg.data.train.concat]
+        sizes = [s.patches["patch_size"] for s in specs if s.patches and "patch_size" in s.patches]
+        assert sizes, recipe.name
+        for size in sizes:
+            side = max(size) if isinstance(size, list) else size
+            tokens = -(-side // model.encoder.patch_size)
+            assert model.encoder.window_size == tokens, (recipe.name, size)
+        checked += 1
+    assert checked >= 5

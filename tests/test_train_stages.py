@@ -208,3 +208,31 @@ def test_a_prior_folder_builds_the_prior_it_was_trained_with(tmp_path: Path) -> 
 
     with pytest.raises(ConfigError, match="takes no prior"):
         build_model(ModelConfig(name="mst_plus_plus", args={"num_bands": BANDS}, prior=str(folder)))
+
+
+def test_a_prior_window_wider_than_the_training_crops_is_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """16x16-px training crops are 2x2 tokens of 8 px: a 16-token window would give the
+    S²-MAE more context on larger images than training showed it."""
+
+    def build(window: int | None) -> None:
+        args = {"num_bands": BANDS, "decoder_dim": 16, **PRIOR, "window_size": window}
+        config = toy_config(
+            tmp_path / f"w{window}",
+            **DATA,
+            stage="pretrain",
+            **{"model.name": "s2mae", "model.args": args, "sched.steps": 4},
+        )
+        Trainer(TrainerConfig.from_dict(config)).setup()
+
+    with caplog.at_level("WARNING", logger="ssrzoo.train.weights"):
+        build(16)
+    assert "windows of 16 x 16 tokens" in caplog.text
+    assert "(16 x 16 px, 8-px tokens) hold at most 2 per side" in caplog.text
+    assert "model.args.window_size=2" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ssrzoo.train.weights"):
+        build(2)
+        build(None)  # global attention: nothing to compare
+    assert "windows of" not in caplog.text

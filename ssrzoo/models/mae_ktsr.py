@@ -141,7 +141,10 @@ class S2MAEEncoder(nn.Module):
         mlp_ratio: hidden width of the blocks' MLP, relative to ``embed_dim``.
         window_size: with all tokens present, attention runs within windows of at most
             this many tokens per side (``None``: over the whole image). With dropped tokens
-            (masked pretraining) it is always global over the visible tokens.
+            (masked pretraining) it is always global over the visible tokens. Keep it no
+            wider than the training crops (the recipes here: 8 tokens); a wider window shows
+            the prior more context on whole images than it trained with, and the Trainer
+            warns.
         drop_path_rate: stochastic depth, increasing linearly over the blocks.
     """
 

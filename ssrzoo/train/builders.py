@@ -217,7 +217,8 @@ def check_samples(train: Dataset, val: Dataset, stage: str) -> dict[str, Any]:
     """Read one sample of each split; check keys, shapes and band grids agree.
 
     Returns:
-        ``{'bands': C, 'wavelengths': (nm, ...)}`` (wavelengths empty when samples carry none).
+        ``{'bands': C, 'wavelengths': (nm, ...), 'train_size': (H, W)}`` (wavelengths empty
+        when samples carry none; ``train_size``: a training sample's, the crop size).
     """
     need = ("hsi", "rgb")  # S²-MAE pretraining is conditioned on the RGB too
     found: dict[str, Any] = {}
@@ -243,6 +244,7 @@ def check_samples(train: Dataset, val: Dataset, stage: str) -> dict[str, Any]:
             )
         if found.get("wavelengths") and wl and not np.allclose(wl, found["wavelengths"]):
             raise ConfigError("data.train and data.val have different wavelengths")
+        found.setdefault("train_size", (int(hsi.shape[1]), int(hsi.shape[2])))
         found.setdefault("bands", int(hsi.shape[0]))
         found.setdefault("wavelengths", wl)
     return found

@@ -69,7 +69,7 @@ from .distributed import (
 from .export import check_protocol, describe_data, export_cfg
 from .log import LossWindow, RunLogger, progress_bar
 from .losses import Objective
-from .weights import EXPORT_DIR, build_model, check_model_against_data
+from .weights import EXPORT_DIR, build_model, check_model_against_data, check_prior_window
 
 __all__ = ["Trainer"]
 
@@ -139,6 +139,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # same initial weights on every rank
         self.model = build_model(cfg.model).to(self.device)
         check_model_against_data(self.model, cfg.model.name, info)
+        check_prior_window(self.model, info["train_size"])
         criterion = None
         if cfg.stage != "pretrain":
             criterion = build_criterion(cfg, info["response_matrix"]).to(self.device)

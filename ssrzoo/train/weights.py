@@ -120,6 +120,36 @@ def check_model_against_data(model: nn.Module, name: str, info: Mapping[str, Any
         )
 
 
+def check_prior_window(model: nn.Module, crop: tuple[int, int]) -> None:
+    """Warn when an S²-MAE in ``model`` attends within windows larger than a training crop.
+
+    Trained on ``crop`` (``(H, W)`` pixels), the S²-MAE never sees more tokens than the crop
+    holds; on larger images (validation, inference) a wider window gives its attention more
+    context than training did, and its RGB-only reconstruction on whole CAVE scenes was 2-5x
+    worse for it (``docs/results/prior_search.md``, round 5).
+    """
+    for module in model.modules():
+        if not isinstance(module, S2MAEEncoder) or module.window_size is None:
+            continue
+        tokens = max(-(-side // module.patch_size) for side in crop)
+        if module.window_size > tokens:
+            _logger.warning(
+                "the S²-MAE attends within windows of %d x %d tokens, but the training crops "
+                "(%d x %d px, %d-px tokens) hold at most %d per side: on larger images its "
+                "windows see more context than training showed it. Set "
+                "model.args.window_size=%d (S²-MAE) or model.args.prior_args.window_size=%d "
+                "(MAE-KTSR)",
+                module.window_size,
+                module.window_size,
+                crop[0],
+                crop[1],
+                module.patch_size,
+                tokens,
+                tokens,
+                tokens,
+            )
+
+
 def start_weights(
     path: str, key: str = "model.checkpoint"
 ) -> tuple[Path | None, dict[str, torch.Tensor] | None]:
