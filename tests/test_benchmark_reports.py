@@ -154,3 +154,29 @@ def test_cave_corpus_reading_sets_the_corpus_prior_against_its_twin_and_the_othe
     runs[1]["curve"]["4000"] = 0.1100
     assert "reaches the 5 %" in search.cave_corpus_reading(runs)[0]
     assert search.cave_corpus_reading(runs[1:]) == []  # no twin: nothing to read
+
+
+def test_window_reading_sets_the_windows_and_the_corpus_prior_record_side_by_side() -> None:
+    search = load_benchmark("prior_search")
+    scores = {
+        "s2mae.cave @16": 0.7131,
+        "s2mae.cave @8": 0.3773,
+        "s2mae.ntire2020 @16": 0.2400,
+        "s2mae.ntire2020 @8": 0.1568,
+        "mae_ktsr.cave @16": 0.11104,
+        "mae_ktsr.cave @8": 0.11108,
+    }
+    (text,) = search.window_reading(scores, [])
+    assert "drops from 0.713 to 0.377 (`s2mae.cave`, CAVE val) and from 0.240 to 0.157" in text
+    assert "scores 0.1110 with 16-token windows in its frozen prior and 0.1111 with 8" in text
+    assert "turned up early" not in text  # no corpus prior recorded yet
+    prior = {
+        "name": search.CAVE_CORPUS_PRIOR,
+        "metric": "loss",
+        "curve": {"500": 0.0383, "1000": 0.0498, "2500": 0.0618},
+        "rgb_only_curve": {"500": 0.41, "2000": 0.19, "2500": 0.172},
+    }
+    (text,) = search.window_reading(scores, [prior])
+    assert "lowest at step 500 (0.0383) and 0.0618 at step 2500" in text
+    assert "fell from 0.410 at step 500 to 0.172 at step 2500" in text
+    assert text.endswith("the Trainer warns about a wider one.")
