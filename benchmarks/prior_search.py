@@ -830,8 +830,16 @@ def cave_corpus_reading(
         + " on the 19 training scenes as stage 2 sees them and on unlit synthetic scenes of "
         "measured reflectances. Frozen in the published recipe, with 8-token attention "
         f"windows, it scores {value:.4f} at step {step}, against {ref:.4f} without a prior "
-        f"({_pct(value, ref)}), both trained on {corpus['machine']}."
+        f"({_pct(value, ref)}), both trained on {corpus['machine']} in float32"
     )
+    gpu = recon.get("mae_ktsr_cave_noprior_lr3e3")
+    if gpu is not None and str(step) in gpu["curve"]:
+        gpu_value = gpu["curve"][str(step)]
+        text += (
+            f" (the same no-prior recipe scored {gpu_value:.4f} on {gpu['machine']}, round "
+            f"{gpu['round']}: {_pct(ref, gpu_value)} here)"
+        )
+    text += "."
     own = None if prior is None else prior.get("rgb_only_mrae")
     if own is not None:
         others = []
@@ -901,14 +909,16 @@ def window_reading(scores: dict[str, float], runs: list[dict[str, Any]]) -> list
         last = max(prior["curve"], key=int)
         first_rgb, last_rgb = min(rgb_only, key=int), max(rgb_only, key=int)
         line += (
-            " The pretraining runs validate the same way, so their validation loss (masked "
-            "and RGB-only batches, 16-token windows) turned up early and selected an early "
+            " The pretraining runs validate whole scenes with more context than their crops "
+            "too (RGB-only batches in 16-token windows, masked ones globally over the visible "
+            "tokens), and their validation loss turned up early and selected an early "
             f"checkpoint: for `{CAVE_CORPUS_PRIOR}` it was lowest at step {low_step} "
             f"({low:.4f}) and {prior['curve'][last]:.4f} at step {last}, while its RGB-only "
             f"MRAE with 8-token windows fell from {rgb_only[first_rgb]:.3f} at step "
             f"{first_rgb} to {rgb_only[last_rgb]:.3f} at step {last_rgb}. What this page "
-            "read as the S²-MAE overfitting the 19 CAVE scenes was this mismatch; stage 2 "
-            "takes the last step, re-exported with 8-token windows."
+            "read as the S²-MAE overfitting the 19 CAVE scenes was, for the RGB-only "
+            "reconstruction stage 2 uses, this mismatch; stage 2 takes the last step, "
+            "re-exported with 8-token windows."
         )
     line += (
         " The S²-MAE recipes now set the window to their crops', and the Trainer warns "

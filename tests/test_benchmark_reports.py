@@ -140,6 +140,10 @@ def test_cave_corpus_reading_sets_the_corpus_prior_against_its_twin_and_the_othe
     assert "does not reach the 5 %" in text
     assert "0.1164 at step 4000, against 0.1200 without a prior (-3.0 %), both trained on " in text
     assert "By itself" not in text  # no RGB-only score of the prior recorded
+    assert "the same no-prior recipe scored" not in text  # no GPU run recorded
+    gpu = {**run("mae_ktsr_cave_noprior_lr3e3", 0.1156), "machine": "one GPU", "round": 4}
+    (text,) = search.cave_corpus_reading([*runs, gpu])
+    assert "(the same no-prior recipe scored 0.1156 on one GPU, round 4: +3.8 % here)." in text
     prior = {"name": search.CAVE_CORPUS_PRIOR, "metric": "loss", "steps": 2500}
     runs.append({**prior, "rgb_only_mrae": 0.172})
     (text,) = search.cave_corpus_reading(runs)
