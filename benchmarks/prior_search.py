@@ -73,6 +73,12 @@ SETTINGS: dict[str, dict[str, str]] = {
     # CPU so that they compare with each other.
     "mae_ktsr_cave_corpus": {"net": "flat, lr 3e-3, CPU", "prior": "frozen, corpus prior"},
     "mae_ktsr_cave_noprior_cpu": {"net": "flat, lr 3e-3, CPU", "prior": "none"},
+    # ... and the no-prior run again with seed 1, for the spread between two runs
+    "mae_ktsr_cave_noprior_cpu_s1": {
+        "net": "flat, lr 3e-3, CPU",
+        "prior": "none",
+        "other": "seed 1 (was 0)",
+    },
 }
 #: Round 5's S²-MAE pretrained on more than the reconstructor sees (the prior of
 #: ``mae_ktsr_cave_corpus``), and the same corpus with the CAVE scenes relit per patch.
@@ -840,6 +846,18 @@ def cave_corpus_reading(
             f"{gpu['round']}: {_pct(ref, gpu_value)} here)"
         )
     text += "."
+    seed1 = recon.get("mae_ktsr_cave_noprior_cpu_s1")
+    if seed1 is not None and str(step) in seed1["curve"]:
+        other = seed1["curve"][str(step)]
+        text += (
+            f" Without a prior, seed 1 instead of 0 scores {other:.4f} ({_pct(other, ref)}): "
+            "the spread between two runs of one setting"
+            + (
+                ", larger than the prior's effect."
+                if abs(other / ref - 1) > abs(value / ref - 1)
+                else "."
+            )
+        )
     own = None if prior is None else prior.get("rgb_only_mrae")
     if own is not None:
         others = []

@@ -144,6 +144,12 @@ def test_cave_corpus_reading_sets_the_corpus_prior_against_its_twin_and_the_othe
     gpu = {**run("mae_ktsr_cave_noprior_lr3e3", 0.1156), "machine": "one GPU", "round": 4}
     (text,) = search.cave_corpus_reading([*runs, gpu])
     assert "(the same no-prior recipe scored 0.1156 on one GPU, round 4: +3.8 % here)." in text
+    seed1 = run("mae_ktsr_cave_noprior_cpu_s1", 0.1250)
+    (text,) = search.cave_corpus_reading([*runs, seed1])
+    spread = "seed 1 instead of 0 scores 0.1250 (+4.2 %): the spread between two runs of one"
+    assert f"{spread} setting, larger than the prior's effect." in text
+    seed1["curve"]["4000"] = 0.1210
+    assert search.cave_corpus_reading([*runs, seed1])[0].endswith("of one setting.")
     prior = {"name": search.CAVE_CORPUS_PRIOR, "metric": "loss", "steps": 2500}
     runs.append({**prior, "rgb_only_mrae": 0.172})
     (text,) = search.cave_corpus_reading(runs)
