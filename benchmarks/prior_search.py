@@ -820,7 +820,8 @@ def cave_corpus_reading(
     """Round 5: the CAVE prior pretrained on more spectral data than the reconstructor sees
     (the paper's premise), frozen in the published recipe, against its no-prior twin trained
     on the same machine; ``rgb_only``: published weights' CAVE val MRAE from RGB
-    (``s2mae.cave``, ``root_poly3.cave``), to set the priors' own RGB-only MRAE against."""
+    (``s2mae.cave``, ``root_poly3.cave``; ``s2mae.cave @8``: with 8-token windows), to set
+    the priors' own RGB-only MRAE against."""
     recon = {r["name"]: r for r in runs if r["metric"] == "mrae"}
     if "mae_ktsr_cave_corpus" not in recon or "mae_ktsr_cave_noprior_cpu" not in recon:
         return []
@@ -867,12 +868,15 @@ def cave_corpus_reading(
                 "measured illuminants instead (relit scenes map RGB to other spectra than "
                 "a reflectance protocol asks for)"
             )
-        for name, label in (
-            ("s2mae.cave", "the published `s2mae.cave`"),
-            ("root_poly3.cave", "the closed-form `root_poly3.cave`"),
-        ):
-            if (rgb_only or {}).get(name) is not None:
-                others.append(f"{rgb_only[name]:.3f} for {label}")  # type: ignore[index]
+        scores = rgb_only or {}
+        if "s2mae.cave" in scores:
+            narrow = scores.get("s2mae.cave @8")
+            others.append(
+                f"{scores['s2mae.cave']:.3f} for the published `s2mae.cave`"
+                + ("" if narrow is None else f" ({narrow:.3f} with 8-token windows)")
+            )
+        if "root_poly3.cave" in scores:
+            others.append(f"{scores['root_poly3.cave']:.3f} for the closed-form `root_poly3.cave`")
         text += (
             f" By itself the prior reconstructs CAVE val from RGB at MRAE {own:.3f}"
             + (f", against {'; '.join(others)}" if others else "")
@@ -1122,8 +1126,9 @@ def main() -> None:
     token = ssrzoo.create_model("mae_ktsr_ntire").prior.patch_size  # type: ignore[union-attr]
     context = context_note(strip_heights(args.root.resolve()), int(token))
     tokens = token_reading(icvl_runs, published_scores)
-    windows = window_reading(window_scores(args.root.resolve()), runs)
-    corpus = cave_corpus_reading(runs, published_scores)
+    narrow = window_scores(args.root.resolve())
+    windows = window_reading(narrow, runs)
+    corpus = cave_corpus_reading(runs, {**published_scores, **narrow})
     lines = [
         "# MAE-KTSR prior search (CAVE and ICVL)",
         "",

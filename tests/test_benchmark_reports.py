@@ -160,6 +160,8 @@ def test_cave_corpus_reading_sets_the_corpus_prior_against_its_twin_and_the_othe
     (text,) = search.cave_corpus_reading(runs, published)
     assert "MRAE 0.172, against 0.204 with the CAVE scenes relit" in text
     assert "; 0.713 for the published `s2mae.cave`; 0.186 for the closed-form" in text
+    (text,) = search.cave_corpus_reading(runs, {**published, "s2mae.cave @8": 0.377})
+    assert "0.713 for the published `s2mae.cave` (0.377 with 8-token windows); 0.186" in text
     assert "mst_plus_plus" not in text
     runs[1]["curve"]["4000"] = 0.1100
     assert "reaches the 5 %" in search.cave_corpus_reading(runs)[0]
