@@ -142,9 +142,9 @@ class S2MAEEncoder(nn.Module):
         window_size: with all tokens present, attention runs within windows of at most
             this many tokens per side (``None``: over the whole image). With dropped tokens
             (masked pretraining) it is always global over the visible tokens. Keep it no
-            wider than the training crops (the recipes here: 8 tokens); a wider window shows
-            the prior more context on whole images than it trained with, and the Trainer
-            warns.
+            wider than the training crops, in tokens (64-px crops of 8-px tokens: 8); a wider
+            window shows the prior more context on whole images than it trained with, and
+            the Trainer warns.
         drop_path_rate: stochastic depth, increasing linearly over the blocks.
     """
 

@@ -125,7 +125,7 @@ def check_prior_window(model: nn.Module, crop: tuple[int, int]) -> None:
 
     Trained on ``crop`` (``(H, W)`` pixels), the S²-MAE never sees more tokens than the crop
     holds; on larger images (validation, inference) a wider window gives its attention more
-    context than training did, and its RGB-only reconstruction on whole CAVE scenes was 2-5x
+    context than training did, and its RGB-only reconstruction on whole CAVE scenes was 2-10x
     worse for it (``docs/results/prior_search.md``, round 5).
     """
     for module in model.modules():
