@@ -1107,7 +1107,7 @@ default_cfgs = generate_default_cfgs(
         ),
         "mae_ktsr.cave": _cfg(
             hf_hub_id="ssrzoo/mae_ktsr_cave",
-            sha256="bc2d1873eca0a83bc857bcf10ff5db17d9702c5162b17f05a7e3fb6389f6156c",
+            sha256="53f831ccab1000d96df7fb9dd975d30dc3961cd88942e9fdd7b4f9730ba4926e",
             bundled=True,
             **protocol_fields("cave"),
         ),
@@ -1136,7 +1136,7 @@ default_cfgs = generate_default_cfgs(
             hf_hub_id="ssrzoo/s2mae_cave",
             notes="stage-1 S²-MAE prior of MAE-KTSR; forward(rgb) is its RGB-only "
             "reconstruction, MAEKTSR.load_prior takes its weights",
-            sha256="f9255310a2b9002a9cd8fa90771f2ec24e8a55b290addcceed01fd65664aba23",
+            sha256="91929ab6737a84b68457cbe8b6c24df264d7cfb9392404cebd9ae926ff78f092",
             bundled=True,
             **protocol_fields("cave"),
         ),
@@ -1164,7 +1164,7 @@ default_cfgs = generate_default_cfgs(
             hf_hub_id="ssrzoo/mae_ktsr_noprior_cave",
             notes="the prior ablation of mae_ktsr.cave: the same reconstructor, data and "
             "schedule, without the S²-MAE prior and its ISFF fusion",
-            sha256="f36ef861064766a134ee0e4d0c42f80444d574ff6bc06401514df1a53aab242f",
+            sha256="07563583e3a4b628e995ff3fd71f8c19dfefbb6266cfb218e099c1755a416dcc",
             bundled=True,
             **protocol_fields("cave"),
         ),
