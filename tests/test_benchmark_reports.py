@@ -156,13 +156,20 @@ def test_cave_corpus_reading_sets_the_corpus_prior_against_its_twin_and_the_othe
     assert "pretrains the S²-MAE for 2500 steps" in text
     assert text.endswith("reconstructs CAVE val from RGB at MRAE 0.172.")
     runs.append({"name": search.CAVE_CORPUS_RELIT, "metric": "loss", "rgb_only_mrae": 0.204})
-    published = {"s2mae.cave": 0.713, "root_poly3.cave": 0.186, "mst_plus_plus.cave": 0.1}
+    published = {"s2mae.cave": 0.172, "root_poly3.cave": 0.186, "mst_plus_plus.cave": 0.1}
     (text,) = search.cave_corpus_reading(runs, published)
     assert "MRAE 0.172, against 0.204 with the CAVE scenes relit" in text
-    assert "; 0.713 for the published `s2mae.cave`; 0.186 for the closed-form" in text
-    (text,) = search.cave_corpus_reading(runs, {**published, "s2mae.cave @8": 0.377})
-    assert "0.713 for the published `s2mae.cave` (0.377 with 8-token windows); 0.186" in text
-    assert "mst_plus_plus" not in text
+    assert "scenes relit per patch by measured illuminants instead (relit" in text
+    assert "; 0.186 for the closed-form `root_poly3.cave`." in text
+    assert "replaced" not in text and "mst_plus_plus" not in text
+    replaced = {"what": "19 scenes alone", "rgb_only_mrae": {"16": 0.713, "8": 0.377}}
+    (text,) = search.cave_corpus_reading(runs, published, {"s2mae.cave": replaced})
+    assert "; 0.713 for the S²-MAE it replaced as `s2mae.cave` (19 scenes alone; 0.377 with" in text
+    assert "These runs are" not in text  # none published yet
+    runs[-2]["published_as"] = "s2mae.cave"
+    runs[1]["published_as"] = "mae_ktsr.cave"
+    (text,) = search.cave_corpus_reading(runs, published)
+    assert text.endswith("These runs are the published `s2mae.cave`, `mae_ktsr.cave`.")
     runs[1]["curve"]["4000"] = 0.1100
     assert "reaches the 5 %" in search.cave_corpus_reading(runs)[0]
     assert search.cave_corpus_reading(runs[1:]) == []  # no twin: nothing to read
@@ -171,17 +178,21 @@ def test_cave_corpus_reading_sets_the_corpus_prior_against_its_twin_and_the_othe
 def test_window_reading_sets_the_windows_and_the_corpus_prior_record_side_by_side() -> None:
     search = load_benchmark("prior_search")
     scores = {
-        "s2mae.cave @16": 0.7131,
-        "s2mae.cave @8": 0.3773,
+        "s2mae.cave @16": 0.2301,
+        "s2mae.cave @8": 0.1716,
         "s2mae.ntire2020 @16": 0.2400,
         "s2mae.ntire2020 @8": 0.1568,
-        "mae_ktsr.cave @16": 0.11104,
-        "mae_ktsr.cave @8": 0.11108,
+        "mae_ktsr.cave @16": 0.10871,
+        "mae_ktsr.cave @8": 0.10866,
     }
     (text,) = search.window_reading(scores, [])
-    assert "drops from 0.713 to 0.377 (`s2mae.cave`, CAVE val) and from 0.240 to 0.157" in text
-    assert "scores 0.1110 with 16-token windows in its frozen prior and 0.1111 with 8" in text
+    assert "drops from 0.240 to 0.157 (`s2mae.ntire2020`, ICVL val); today's" in text
+    assert "`s2mae.cave`, published with 8-token windows, scores 0.172 with them and 0.230" in text
+    assert "scores 0.1087 with 8-token windows in its frozen prior and 0.1087 with 16" in text
     assert "turned up early" not in text  # no corpus prior recorded yet
+    replaced = {"until": "2026-11-29", "rgb_only_mrae": {"16": 0.7131, "8": 0.3773}}
+    (text,) = search.window_reading(scores, [], {"s2mae.cave": replaced})
+    assert "ICVL val) and from 0.713 to 0.377 (the S²-MAE published as `s2mae.cave` until" in text
     prior = {
         "name": search.CAVE_CORPUS_PRIOR,
         "metric": "loss",
