@@ -184,11 +184,14 @@ def test_window_reading_sets_the_windows_and_the_corpus_prior_record_side_by_sid
         "s2mae.ntire2020 @8": 0.1568,
         "mae_ktsr.cave @16": 0.10871,
         "mae_ktsr.cave @8": 0.10866,
+        "mae_ktsr.ntire2020 @16": 0.039831,
+        "mae_ktsr.ntire2020 @8": 0.039830,
     }
     (text,) = search.window_reading(scores, [])
     assert "drops from 0.240 to 0.157 (`s2mae.ntire2020`, ICVL val); today's" in text
-    assert "`s2mae.cave`, published with 8-token windows, scores 0.172 with them and 0.230" in text
+    assert "today's `s2mae.cave`, a new prior, scores 0.172 with them and 0.230 with 16." in text
     assert "scores 0.1087 with 8-token windows in its frozen prior and 0.1087 with 16" in text
+    assert "and `mae_ktsr.ntire2020` 0.0398 and 0.0398 (its frozen copy" in text
     assert "turned up early" not in text  # no corpus prior recorded yet
     replaced = {"until": "2026-11-29", "rgb_only_mrae": {"16": 0.7131, "8": 0.3773}}
     (text,) = search.window_reading(scores, [], {"s2mae.cave": replaced})
