@@ -261,28 +261,24 @@ def read_run(folder: Path) -> dict[str, Any]:
     }
 
 
-def rgb_only_mrae(folder: Path, root: Path, protocol: str = "ntire2020") -> float:
-    """Validation MRAE of an S²-MAE run's exported weights in RGB-only mode
-    (``forward(rgb)``), the mode stage 2 runs its encoder in: how much of the spectrum the
-    prior can tell. ``protocol``: a key of the leaderboard's ``PROTOCOLS``."""
+def rgb_only_scores(
+    folder: Path, root: Path, protocol: str = "ntire2020"
+) -> tuple[float, dict[str, float]]:
+    """RGB-only validation MRAE (``forward(rgb)``, the mode stage 2 runs its encoder in: how
+    much of the spectrum the prior can tell) of an S²-MAE run's export, and of every
+    checkpoint the run kept, built as its export (architecture and attention windows):
+    whether the prior still improved after the step its own validation selected.
+    ``protocol``: a key of the leaderboard's ``PROTOCOLS``."""
     model = ssrzoo.create_model(f"local-dir:{(folder / 'export').resolve()}", pretrained=True)
     cfg = recipe_config(root, str(PROTOCOLS[protocol]["recipe"]))
-    return float(evaluate_recipe(model, cfg).metrics["mrae"])
-
-
-def rgb_only_curve(folder: Path, root: Path, protocol: str) -> dict[str, float]:
-    """RGB-only validation MRAE of every checkpoint an S²-MAE run kept, built as its export
-    (architecture and attention windows): whether the prior still improved after the step
-    its own validation selected."""
-    model = ssrzoo.create_model(f"local-dir:{(folder / 'export').resolve()}", pretrained=True)
-    cfg = recipe_config(root, str(PROTOCOLS[protocol]["recipe"]))
+    export = round(float(evaluate_recipe(model, cfg).metrics["mrae"]), 6)
     curve = {}
     for checkpoint in sorted((folder / "checkpoints").glob("step-*")):
         _, state = start_weights(str(checkpoint))
         model.load_state_dict(state)  # type: ignore[arg-type]
         step = str(int(checkpoint.name.removeprefix("step-")))
         curve[step] = round(float(evaluate_recipe(model, cfg).metrics["mrae"]), 6)
-    return curve
+    return export, curve
 
 
 def collect(
@@ -296,8 +292,9 @@ def collect(
     for folder in folders:
         entry = {"name": folder.name, "round": round_, "machine": machine, **read_run(folder)}
         if entry["metric"] == "loss":
-            entry["rgb_only_mrae"] = round(rgb_only_mrae(folder, root, protocol), 6)
-            entry["rgb_only_curve"] = rgb_only_curve(folder, root, protocol)
+            entry["rgb_only_mrae"], entry["rgb_only_curve"] = rgb_only_scores(
+                folder, root, protocol
+            )
         record["runs"] = [r for r in record["runs"] if r["name"] != folder.name] + [entry]
         print(f"{folder.name}: {entry['steps']} steps, {len(entry['curve'])} validations")
     record_path.parent.mkdir(parents=True, exist_ok=True)
