@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,20 @@ def test_published_weights_give_no_negative_radiance(
         assert out.min() >= 0
         torch.testing.assert_close(out, raw.clamp_min(0), rtol=0, atol=0)
     assert any(negatives)
+
+
+def test_readme_weights_table_quotes_the_cards() -> None:
+    """The README's table quotes each weight's card at the table's precision, so a
+    republished weight cannot leave an old number on the front page."""
+    text = (REPO_ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `([\w.]+)`(?: \(`\w+`\))? \|.*\| ([0-9]+\.[0-9]+) \|$", text, re.M)
+    checked = set()
+    for name, value in rows:
+        cfg = ssrzoo.get_pretrained_cfg(name)
+        if "mrae" in cfg.metrics:
+            decimals = len(value.split(".")[1])
+            assert round(cfg.metrics["mrae"], decimals) == pytest.approx(float(value)), name
+        else:  # an S²-MAE: its card's metric is the masked loss; the RGB-only MRAE is in its notes
+            assert value in cfg.notes, name
+        checked.add(name)
+    assert {"mae_ktsr.ntire2020", "mae_ktsr.cave", "s2mae.cave", "mae_ktsr.pavia"} <= checked
