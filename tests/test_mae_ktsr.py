@@ -481,3 +481,16 @@ def test_s2mae_pretraining_loss_runs_under_bf16_autocast():
             out = model.forward_loss(torch.rand(2, 31, 32, 32), torch.rand(2, 3, 32, 32))
         assert torch.isfinite(out.loss.float()).all()
         out.loss.float().backward()
+
+
+def test_a_published_prior_is_built_with_the_windows_it_was_saved_with() -> None:
+    # config.json's model_args, not the entrypoint's window_size=16 (same parameter shapes)
+    assert ssrzoo.create_model("s2mae.cave", pretrained=True).window_size == 8
+    assert ssrzoo.create_model("s2mae.cave", pretrained=True, window_size=16).window_size == 16
+    assert ssrzoo.create_model("s2mae.cave").window_size == 16  # no weight: the default
+    model = ssrzoo.create_model("mae_ktsr.cave", pretrained=True)
+    assert model.prior.window_size == 8
+    # a prior module passed in replaces the saved prior_args instead of clashing with them
+    encoder = S2MAEEncoder(in_chans=3, num_bands=31, window_size=4)
+    model = ssrzoo.create_model("mae_ktsr.cave", pretrained=True, prior=encoder)
+    assert model.prior is encoder and encoder.window_size == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import torch
 from conftest import projected_and_raw
 
 import ssrzoo
-from ssrzoo.models import NonNegativeOutput
+from ssrzoo.models import NonNegativeOutput, bundled_weights_dir
 from ssrzoo.protocols import protocol_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,10 @@ def test_loads_offline_with_full_metadata(name: str, tmp_path: Path) -> None:
         assert "NOT trained on" in cfg.dataset or "not trained on" in cfg.notes.lower()
     expected = {"loss"} if cfg.architecture == "s2mae" else {"mrae", "rmse", "psnr"}
     assert expected <= set(cfg.metrics)
+    # built as it was saved: arguments that change no parameter shape (attention windows)
+    # would otherwise load into the entrypoint's defaults and compute something else
+    saved = json.loads((bundled_weights_dir() / cfg.name / "config.json").read_text())
+    assert {k: model.model_args.get(k) for k in saved["model_args"]} == saved["model_args"]
     x = torch.rand(1, cfg.in_chans, 16, 24)
     with torch.no_grad():
         out = model.eval()(x)

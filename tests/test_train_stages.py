@@ -210,6 +210,22 @@ def test_a_prior_folder_builds_the_prior_it_was_trained_with(tmp_path: Path) -> 
         build_model(ModelConfig(name="mst_plus_plus", args={"num_bands": BANDS}, prior=str(folder)))
 
 
+def test_a_published_prior_by_name_builds_the_prior_it_was_saved_with() -> None:
+    """``model.prior=s2mae.cave``: the stage-2 prior gets the published weight's 8-token
+    windows from its bundled config.json, as a run folder's prior does."""
+    from ssrzoo.train.config import ModelConfig
+    from ssrzoo.train.weights import build_model, prior_settings
+
+    assert prior_settings("s2mae.cave") == {"window_size": 8}
+    assert prior_settings("mae_ktsr.cave") == {}  # not an S²-MAE
+    assert prior_settings("no_such_model") == {}  # prior_source names the problem
+    model = build_model(ModelConfig(name="mae_ktsr_cave", prior="s2mae.cave"))
+    assert model.prior.window_size == 8  # type: ignore[union-attr]
+    published = ssrzoo.create_model("s2mae.cave", pretrained=True).encoder.state_dict()
+    for key, value in published.items():
+        assert torch.equal(model.state_dict()[f"prior.{key}"], value), key
+
+
 def test_a_prior_window_wider_than_the_training_crops_is_warned(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

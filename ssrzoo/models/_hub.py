@@ -36,6 +36,7 @@ from ._pretrained import PretrainedCfg, json_ready
 __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
+    "bundled_model_args",
     "bundled_weights_dir",
     "download_from_hub",
     "load_config",
@@ -79,28 +80,48 @@ _PINNING_FIELDS = (
 )
 
 
+def _bundled_config(cfg: PretrainedCfg) -> dict[str, Any] | None:
+    """The ``config.json`` shipped beside a bundled weight, or ``None`` when it is missing,
+    unreadable or records another sha256 than the registry pins (loading that folder would
+    fail the checksum anyway)."""
+    if not cfg.bundled:
+        return None
+    config_file = bundled_weights_dir() / cfg.name / CONFIG_NAME
+    try:
+        config = json.loads(config_file.read_text())
+        stored = config["pretrained_cfg"]
+    except (OSError, ValueError, KeyError, TypeError):
+        _logger.warning("bundled weight %s has no readable %s", cfg.name, config_file)
+        return None
+    if cfg.sha256 and stored.get("sha256") != cfg.sha256:
+        _logger.warning("bundled %s records another sha256 than the registry", config_file)
+        return None
+    return config  # type: ignore[no-any-return]
+
+
 def with_bundled_metadata(cfg: PretrainedCfg) -> PretrainedCfg:
     """Fill a bundled weight's metadata from the ``config.json`` shipped beside it.
 
     The registry code pins where a weight is and its sha256; the measured facts (camera
     response numbers, metrics, training data) live once, in the weight folder's
-    ``config.json`` written by :func:`save_pretrained`. A folder whose recorded sha256
-    differs from the pinned one is ignored (loading it would fail the checksum anyway).
+    ``config.json`` written by :func:`save_pretrained`.
     """
-    if not cfg.bundled:
+    config = _bundled_config(cfg)
+    if config is None:
         return cfg
-    config_file = bundled_weights_dir() / cfg.name / CONFIG_NAME
-    try:
-        stored = json.loads(config_file.read_text())["pretrained_cfg"]
-    except (OSError, ValueError, KeyError, TypeError):
-        _logger.warning("bundled weight %s has no readable %s", cfg.name, config_file)
-        return cfg
-    if cfg.sha256 and stored.get("sha256") != cfg.sha256:
-        _logger.warning("bundled %s records another sha256 than the registry", config_file)
-        return cfg
-    metadata = {k: v for k, v in stored.items() if k not in _PINNING_FIELDS}
+    metadata = {k: v for k, v in config["pretrained_cfg"].items() if k not in _PINNING_FIELDS}
     typed = PretrainedCfg.from_dict(metadata)  # drops fields this version does not know
     return cfg.replace(**typed.to_fields(k for k in metadata if hasattr(typed, k)))
+
+
+def bundled_model_args(cfg: PretrainedCfg) -> dict[str, Any]:
+    """The constructor arguments a bundled weight was saved with (its ``config.json``'s
+    ``model_args``), e.g. an S²-MAE's attention ``window_size``: arguments that change no
+    parameter shape, so the weight would load into the entrypoint's defaults and silently
+    compute something else. Empty for a weight that is not bundled."""
+    config = _bundled_config(cfg)
+    args = (config or {}).get("model_args") or {}
+    return dict(args) if isinstance(args, Mapping) else {}
 
 
 def download_from_hub(

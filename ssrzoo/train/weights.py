@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..exceptions import CheckpointError
-from ..models import create_model, load_config
+from ..exceptions import CheckpointError, UnknownModelError
+from ..models import create_model, get_pretrained_cfg, load_config
+from ..models._hub import bundled_model_args
 from ..models.mae_ktsr import S2MAEEncoder
 from .checkpoint import load_checkpoint
 from .config import ConfigError, ModelConfig
@@ -175,17 +176,23 @@ def start_weights(
 
 
 def prior_settings(spec: str) -> dict[str, Any]:
-    """The S²-MAE encoder settings (``prior_args``) a prior folder's ``config.json`` records.
+    """The S²-MAE encoder settings (``prior_args``) a prior folder's ``config.json``, or a
+    published prior's bundled one, records.
 
     Only the settings that differ from a default prior: ``{}`` for a default one, and for a
-    prior with no such record (a published name, a checkpoint folder).
+    prior with no such record (a checkpoint folder, a prior that is not bundled).
     """
     p = Path(spec).expanduser()
     folders = [p.parent] if p.is_file() else [p, p / EXPORT_DIR]
     folder = next((f for f in folders if (f / "config.json").is_file()), None)
-    if folder is None:
-        return {}
-    record, _ = load_config(folder)
+    if folder is not None:
+        record, _ = load_config(folder)
+    else:
+        try:  # a published name, e.g. s2mae.cave
+            cfg = get_pretrained_cfg(spec)
+        except (UnknownModelError, ValueError, KeyError):
+            return {}
+        record = {"architecture": cfg.architecture, "model_args": bundled_model_args(cfg)}
     if record["architecture"] != "s2mae":
         return {}
     defaults = {
