@@ -73,10 +73,15 @@ SETTINGS: dict[str, dict[str, str]] = {
     # CPU so that they compare with each other.
     "mae_ktsr_cave_corpus": {"net": "flat, lr 3e-3, CPU", "prior": "frozen, corpus prior"},
     "mae_ktsr_cave_noprior_cpu": {"net": "flat, lr 3e-3, CPU", "prior": "none"},
-    # ... and the no-prior run again with seed 1, for the spread between two runs
+    # ... and both again with seed 1, for the spread between two runs of one setting
     "mae_ktsr_cave_noprior_cpu_s1": {
         "net": "flat, lr 3e-3, CPU",
         "prior": "none",
+        "other": "seed 1 (was 0)",
+    },
+    "mae_ktsr_cave_corpus_s1": {
+        "net": "flat, lr 3e-3, CPU",
+        "prior": "frozen, corpus prior",
         "other": "seed 1 (was 0)",
     },
 }
@@ -319,17 +324,22 @@ def _pct(value: float, reference: float) -> str:
 
 def cave_twins(runs: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
     """The CAVE search's comparison rule: each run against the no-prior run of the same
-    reconstructor in its round, or, for a round without one, in the latest earlier round."""
-    references = {
-        (r["round"], SETTINGS[r["name"]]["net"]): r
+    reconstructor in its round, or, for a round without one, in the latest earlier round; a
+    run that changes something else (another seed) against the no-prior run with the same
+    change in its round, where there is one."""
+    references: dict[tuple[int, str, str], dict[str, Any]] = {
+        (r["round"], SETTINGS[r["name"]]["net"], SETTINGS[r["name"]].get("other", "")): r
         for r in runs
-        if SETTINGS.get(r["name"], {}).get("prior") == "none" and "other" not in SETTINGS[r["name"]]
+        if SETTINGS.get(r["name"], {}).get("prior") == "none"
     }
 
     def twin(run: dict[str, Any]) -> dict[str, Any] | None:
-        net = SETTINGS[run["name"]]["net"]
+        setting = SETTINGS[run["name"]]
+        net, other = setting["net"], setting.get("other", "")
+        if other and (run["round"], net, other) in references:
+            return references[(run["round"], net, other)]
         rounds = range(run["round"], -1, -1)
-        return next((references[(k, net)] for k in rounds if (k, net) in references), None)
+        return next((references[(k, net, "")] for k in rounds if (k, net, "") in references), None)
 
     return twin
 
@@ -863,6 +873,15 @@ def cave_corpus_reading(
                 else "."
             )
         )
+        prior1 = recon.get("mae_ktsr_cave_corpus_s1")
+        if prior1 is not None and str(step) in prior1["curve"]:
+            with1 = prior1["curve"][str(step)]
+            with_mean, without_mean = (value + with1) / 2, (ref + other) / 2
+            text += (
+                f" With the prior, seed 1 scores {with1:.4f} ({_pct(with1, other)} against "
+                f"seed 1 without); over the two seeds, {with_mean:.4f} against "
+                f"{without_mean:.4f} ({_pct(with_mean, without_mean)})."
+            )
     own = None if prior is None else prior.get("rgb_only_mrae")
     if own is not None:
         others = []

@@ -148,6 +148,16 @@ def test_cave_corpus_reading_sets_the_corpus_prior_against_its_twin_and_the_othe
     (text,) = search.cave_corpus_reading([*runs, seed1])
     spread = "seed 1 instead of 0 scores 0.1250 (+4.2 %): the spread between two runs of one"
     assert f"{spread} setting, larger than the prior's effect." in text
+    prior1 = {**run("mae_ktsr_cave_corpus_s1", 0.1240), "round": 5}
+    (text,) = search.cave_corpus_reading([*runs, seed1, prior1])
+    assert (
+        "With the prior, seed 1 scores 0.1240 (-0.8 % against seed 1 without); over the two "
+        "seeds, 0.1202 against 0.1225 (-1.9 %)." in text
+    )
+    # the search table and the bar compare a seed-1 run with the seed-1 run without a prior
+    twin = search.cave_twins([{**r, "round": 5} for r in (*runs, seed1)] + [prior1])
+    assert twin(prior1)["name"] == "mae_ktsr_cave_noprior_cpu_s1"
+    assert twin({**runs[1], "round": 5})["name"] == "mae_ktsr_cave_noprior_cpu"
     seed1["curve"]["4000"] = 0.1210
     assert search.cave_corpus_reading([*runs, seed1])[0].endswith("of one setting.")
     prior = {"name": search.CAVE_CORPUS_PRIOR, "metric": "loss", "steps": 2500}
