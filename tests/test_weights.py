@@ -123,6 +123,82 @@ def test_create_model_pretrained_from_hub_cache(weights, tmp_path: Path, bundled
     _assert_state_equal(model, state)
 
 
+def _wide_weight(folder: Path, sha_in_config: str | None = None) -> tuple[Path, str]:
+    """A tiny_ssr weight saved with ``width=12`` (not the default 8) and the config.json
+    that records it, in ``folder``; the config records ``sha_in_config`` if given."""
+    torch.manual_seed(3)
+    folder.mkdir(parents=True)
+    path = folder / "model.safetensors"
+    save_file(ssrzoo.create_model("tiny_ssr", width=12).state_dict(), str(path))
+    sha = file_sha256(path)
+    config = {
+        "architecture": "tiny_ssr",
+        "model_args": {"width": 12},
+        "pretrained_cfg": {"sha256": sha_in_config or sha},
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    return path, sha
+
+
+def test_hub_weight_is_built_with_its_saved_model_args(tmp_path: Path, bundled_dir) -> None:
+    """A weight that lives only on the Hub is built as its config.json says, not from the
+    entrypoint's defaults (which would not fit it, or, for shape-free arguments such as
+    attention windows, would silently compute something else)."""
+    path, sha = _wide_weight(tmp_path / "made")
+    cache = tmp_path / "hub"
+    make_hub_cache(
+        cache,
+        tiny_model.HUB_ID,
+        {"model.safetensors": path, "config.json": path.parent / "config.json"},
+    )
+    model = ssrzoo.create_model(
+        "tiny_ssr_test", pretrained=True, cache_dir=cache, pretrained_cfg_overlay={"sha256": sha}
+    )
+    assert model.stem.out_channels == 12 and model.model_args["width"] == 12
+    # the caller's argument still wins (and here cannot fit the weight)
+    with pytest.raises(ssrzoo.CheckpointError):
+        ssrzoo.create_model(
+            "tiny_ssr_test",
+            pretrained=True,
+            cache_dir=cache,
+            pretrained_cfg_overlay={"sha256": sha},
+            width=8,
+        )
+    # an explicit file: the config.json beside it
+    model = ssrzoo.create_model(
+        "tiny_ssr_test", pretrained=True, pretrained_cfg_overlay={"sha256": sha, "file": str(path)}
+    )
+    assert model.stem.out_channels == 12
+
+
+def test_saved_model_args_of_another_weight_are_not_used(
+    tmp_path: Path, bundled_dir, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, sha = _wide_weight(tmp_path / "made", sha_in_config="0" * 64)
+    cache = tmp_path / "hub"
+    make_hub_cache(
+        cache,
+        tiny_model.HUB_ID,
+        {"model.safetensors": path, "config.json": path.parent / "config.json"},
+    )
+    cfg = ssrzoo.get_pretrained_cfg("tiny_ssr.test").replace(sha256=sha)
+    assert _hub.saved_model_args(cfg, cache_dir=cache) == {}
+    assert "another sha256" in caplog.text
+
+
+def test_a_tag_without_weights_fetches_no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A withdrawn or never published tag fails at once: no Hub round trip for its
+    config.json (about 20 s of retries on an air-gapped machine) before saying so."""
+
+    def no_download(*args: object, **kwargs: object) -> Path:
+        raise AssertionError("the Hub was asked for a file")
+
+    monkeypatch.setattr(_hub, "download_from_hub", no_download)
+    monkeypatch.setattr(_hub, "_offline", lambda: False)
+    with pytest.raises(ssrzoo.WeightsNotFoundError, match="no weight is published"):
+        ssrzoo.create_model("tiny_ssr_test", pretrained=True)
+
+
 def test_hf_hub_cache_env_and_offline_in_subprocess(weights, tmp_path: Path) -> None:
     """HF_HUB_CACHE and HF_HUB_OFFLINE are honoured as a user would set them."""
     path, sha, state = weights

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..exceptions import CheckpointError, SsrzooError, WeightsNotFoundError
 from ._helpers import load_state_dict
-from ._hub import bundled_model_args, resolve_pretrained_file
+from ._hub import resolve_pretrained_file, saved_model_args
 from ._layers import NonNegativeOutput
 from ._pretrained import PretrainedCfg
 from ._registry import get_pretrained_cfg
@@ -76,8 +76,9 @@ def build_model_with_cfg(
     """Instantiate ``model_cls`` for ``variant`` and load weights if asked.
 
     ``in_chans`` and ``num_bands`` default to the pretrained config's, so a tag such as
-    ``mae_ktsr.pavia`` builds with 103 output bands; with ``pretrained``, a bundled weight's
-    other saved arguments (e.g. ``s2mae.cave``'s ``window_size=8``) are defaults too. The
+    ``mae_ktsr.pavia`` builds with 103 output bands; with ``pretrained``, the weight's other
+    saved arguments (e.g. ``s2mae.cave``'s ``window_size=8``, from the ``config.json`` beside
+    its file) are defaults too. The
     model gets two attributes: ``pretrained_cfg`` (the weight's metadata) and ``model_args``
     (the keyword arguments that rebuild it, stored in ``config.json``).
 
@@ -92,10 +93,11 @@ def build_model_with_cfg(
         **kwargs: model constructor arguments.
     """
     cfg = resolve_pretrained_cfg(variant, pretrained_cfg, pretrained_cfg_overlay)
-    if pretrained and checkpoint_path is None:
-        # A bundled weight is built as it was saved (its config.json's model_args) unless the
-        # caller says otherwise; a prior module passed in replaces the prior_args that built one.
-        saved = bundled_model_args(cfg)
+    if pretrained and checkpoint_path is None and cfg.has_weights:
+        # A published weight is built as it was saved (the model_args of the config.json
+        # beside its file) unless the caller says otherwise; a prior module passed in
+        # replaces the prior_args that built one.
+        saved = saved_model_args(cfg, cache_dir)
         if "prior" in kwargs:
             saved.pop("prior_args", None)
         kwargs = {**saved, **kwargs}

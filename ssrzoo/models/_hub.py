@@ -36,13 +36,13 @@ from ._pretrained import PretrainedCfg, json_ready
 __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
-    "bundled_model_args",
     "bundled_weights_dir",
     "download_from_hub",
     "load_config",
     "push_to_hub",
     "resolve_pretrained_file",
     "save_pretrained",
+    "saved_model_args",
     "untie_tensors",
     "with_bundled_metadata",
 ]
@@ -114,12 +114,64 @@ def with_bundled_metadata(cfg: PretrainedCfg) -> PretrainedCfg:
     return cfg.replace(**typed.to_fields(k for k in metadata if hasattr(typed, k)))
 
 
-def bundled_model_args(cfg: PretrainedCfg) -> dict[str, Any]:
-    """The constructor arguments a bundled weight was saved with (its ``config.json``'s
-    ``model_args``), e.g. an S²-MAE's attention ``window_size``: arguments that change no
-    parameter shape, so the weight would load into the entrypoint's defaults and silently
-    compute something else. Empty for a weight that is not bundled."""
-    config = _bundled_config(cfg)
+def _matching_config(file: Path, cfg: PretrainedCfg) -> dict[str, Any] | None:
+    """``file`` parsed, if it is an ssrzoo ``config.json`` of the weight ``cfg`` pins (or of
+    any weight when ``cfg`` pins none)."""
+    try:
+        config = json.loads(file.read_text())
+        stored = config.get("pretrained_cfg") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    if cfg.sha256 and stored.get("sha256") != cfg.sha256:
+        _logger.warning("%s records another sha256 than %s pins; not using it", file, cfg.name)
+        return None
+    return config  # type: ignore[no-any-return]
+
+
+def _saved_config(cfg: PretrainedCfg, cache_dir: str | Path | None) -> dict[str, Any] | None:
+    """The ``config.json`` that travels with the weight file of ``cfg``, looked for where
+    :func:`resolve_pretrained_file` looks for the file, in the same order: beside an explicit
+    ``file``, in the Hub cache, in the package, then on the Hub unless offline."""
+    if cfg.file:
+        beside = _matching_config(Path(cfg.file).expanduser().parent / CONFIG_NAME, cfg)
+        if beside is not None or not cfg.sha256:
+            return beside
+        # a pinned file is the same weight wherever it lies: its config.json may be elsewhere
+    if cfg.hf_hub_id:
+        try:
+            cached = download_from_hub(
+                cfg.hf_hub_id,
+                CONFIG_NAME,
+                revision=cfg.hf_hub_revision,
+                cache_dir=cache_dir,
+                local_files_only=True,
+            )
+        except _HUB_MISSES:
+            pass
+        else:
+            found = _matching_config(cached, cfg)
+            if found is not None:
+                return found
+    if cfg.bundled:
+        return _bundled_config(cfg)
+    if cfg.hf_hub_id and not _offline():
+        try:
+            downloaded = download_from_hub(
+                cfg.hf_hub_id, CONFIG_NAME, revision=cfg.hf_hub_revision, cache_dir=cache_dir
+            )
+        except _HUB_MISSES:
+            return None
+        return _matching_config(downloaded, cfg)
+    return None
+
+
+def saved_model_args(cfg: PretrainedCfg, cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """The constructor arguments a published weight was saved with (the ``model_args`` of
+    the ``config.json`` beside its file, bundled or on the Hub), e.g. an S²-MAE's attention
+    ``window_size``: arguments that change no parameter shape, so the weight would load
+    into the entrypoint's defaults and silently compute something else. Empty when no such
+    ``config.json`` is found."""
+    config = _saved_config(cfg, cache_dir)
     args = (config or {}).get("model_args") or {}
     return dict(args) if isinstance(args, Mapping) else {}
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..exceptions import CheckpointError, UnknownModelError
 from ..models import create_model, get_pretrained_cfg, load_config
-from ..models._hub import bundled_model_args
+from ..models._hub import saved_model_args
 from ..models.mae_ktsr import S2MAEEncoder
 from .checkpoint import load_checkpoint
 from .config import ConfigError, ModelConfig
@@ -192,7 +192,7 @@ def prior_settings(spec: str) -> dict[str, Any]:
             cfg = get_pretrained_cfg(spec)
         except (UnknownModelError, ValueError, KeyError):
             return {}
-        record = {"architecture": cfg.architecture, "model_args": bundled_model_args(cfg)}
+        record = {"architecture": cfg.architecture, "model_args": saved_model_args(cfg)}
     if record["architecture"] != "s2mae":
         return {}
     defaults = {
