@@ -84,6 +84,34 @@ SETTINGS: dict[str, dict[str, str]] = {
         "prior": "frozen, corpus prior",
         "other": "seed 1 (was 0)",
     },
+    # Round 6: the prior's own RGB-only reconstruction (its frozen decoder's cube) as the
+    # global residual, the CNN a correction to it (benchmarks/prior_residual.py)
+    "mae_ktsr_cave_prior_residual": {
+        "net": "flat, lr 3e-3, CPU",
+        "prior": "frozen, corpus prior",
+        "other": "residual: the prior's decoded cube",
+    },
+}
+#: MST++ trained with the training compute of MAE-KTSR's published recipe (issue 18: "beats
+#: MST++ trained with the same data and budget"): as many steps as make steps x GFLOPs per
+#: 512x512 forward pass equal to MAE-KTSR's (the warmup scaled alike), on the development
+#: CPU in float32 like the MAE-KTSR runs. Run -> (protocol, MAE-KTSR's published weight,
+#: its MST++ weight, MAE-KTSR's record runs with the prior and without, seed 0 then 1).
+EQUAL_COMPUTE: dict[str, tuple[str, str, str, tuple[str, str], tuple[str, str]]] = {
+    "mst_plus_plus_cave_eqflop": (
+        "CAVE val",
+        "mae_ktsr.cave",
+        "mst_plus_plus.cave",
+        ("mae_ktsr_cave_corpus", "mae_ktsr_cave_corpus_s1"),
+        ("mae_ktsr_cave_noprior_cpu", "mae_ktsr_cave_noprior_cpu_s1"),
+    ),
+    "mst_plus_plus_ntire_eqflop": (
+        "ICVL val",
+        "mae_ktsr.ntire2020",
+        "mst_plus_plus.ntire2020",
+        ("mae_ktsr_ntire_16k", "mae_ktsr_ntire_16k_s1"),
+        ("mae_ktsr_ntire_noprior_16k", "mae_ktsr_ntire_noprior_16k_s1"),
+    ),
 }
 #: Round 5's S²-MAE pretrained on more than the reconstructor sees (the prior of
 #: ``mae_ktsr_cave_corpus``), and the same corpus with the CAVE scenes relit per patch.
@@ -234,7 +262,7 @@ ICVL_SEEDS: dict[int, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 #: How each round initialised the ISFF modules.
-ROUND_INIT = {0: "—", 1: "random", 2: "zero", 3: "zero", 4: "zero", 5: "zero"}
+ROUND_INIT = {0: "—", 1: "random", 2: "zero", 3: "zero", 4: "zero", 5: "zero", 6: "zero"}
 
 
 def read_run(folder: Path) -> dict[str, Any]:
@@ -695,6 +723,64 @@ def icvl_training_reading(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _last(run: dict[str, Any]) -> float:
+    """A run's validation at its last step."""
+    return float(run["curve"][max(run["curve"], key=int)])
+
+
+def equal_compute_reading(
+    runs: list[dict[str, Any]], gflops: dict[str, float], published_scores: dict[str, float]
+) -> list[str]:
+    """MST++ against MAE-KTSR at equal training compute, one line per protocol whose
+    :data:`EQUAL_COMPUTE` run is recorded; ``runs``: both protocols' records, ``gflops``:
+    per 512x512 forward pass of the published weights."""
+    recon = {r["name"]: r for r in runs if r["metric"] == "mrae"}
+    lines = []
+    for name, (protocol, ours, theirs, with_prior, without) in EQUAL_COMPUTE.items():
+        mst = recon.get(name)
+        prior_runs = [recon[n] for n in with_prior if n in recon]
+        none_runs = [recon[n] for n in without if n in recon]
+        if mst is None or not prior_runs or not none_runs:
+            continue
+        steps = prior_runs[0]["steps"]
+        m = _last(mst)
+        p = [_last(r) for r in prior_runs]
+        n = [_last(r) for r in none_runs]
+        p_mean, n_mean = sum(p) / len(p), sum(n) / len(n)
+        if max(p) < m:
+            verdict = "MAE-KTSR is ahead with every seed"
+        elif min(p) >= m:
+            verdict = "MST++ is ahead of every seed"
+        else:
+            verdict = "MAE-KTSR is ahead with some seeds, not all"
+        times = (mst.get("train_minutes"), prior_runs[0].get("train_minutes"))
+        minutes = (
+            f" ({times[0]} min of training for MST++, {times[1]} for MAE-KTSR, one thread "
+            "each, sharing the CPU)"
+            if None not in times
+            else ""
+        )
+        same_steps = "MST++" if published_scores[theirs] < published_scores[ours] else "MAE-KTSR"
+        lines.append(
+            f"- **Against MST++ at equal training compute, {protocol}** (round "
+            f"{mst['round']}): {verdict}. MST++ trained for {mst['steps']} steps, the steps "
+            f"that make its {gflops[theirs]:.1f} GFLOPs per 512x512 forward pass add up to "
+            f"MAE-KTSR's {steps} x {gflops[ours]:.1f} (the warmup scaled alike; the frozen "
+            "prior takes no backward pass, so MAE-KTSR's training compute is lower still). "
+            f"It scores {m:.4f} at its last step, against "
+            + " and ".join(f"{v:.4f}" for v in p)
+            + f" for MAE-KTSR (seeds {', '.join(str(i) for i in range(len(p)))}; mean "
+            f"{p_mean:.4f}, {_pct(p_mean, m)}) and "
+            + " and ".join(f"{v:.4f}" for v in n)
+            + f" without its prior (mean {n_mean:.4f}, {_pct(n_mean, m)}), each at its last "
+            f"step, all in float32 on the development CPU{minutes}. Trained for the same "
+            f"number of steps, {same_steps} "
+            f"leads: `{theirs}` scores {published_scores[theirs]:.4f}, `{ours}` "
+            f"{published_scores[ours]:.4f} (their cards give each budget)."
+        )
+    return lines
+
+
 def seed_reading(runs: list[dict[str, Any]]) -> list[str]:
     """Round 6: how far two seeds of one setting lie apart, against the prior's gains; one
     line per schedule length whose no-prior run and at least one prior run have both seeds."""
@@ -912,10 +998,11 @@ def cave_corpus_reading(
     return [text]
 
 
-def window_scores(root: Path) -> dict[str, float]:
+def window_scores(root: Path, published_scores: dict[str, float]) -> dict[str, float]:
     """``{"<weight> @<window>": MRAE}``: the published priors with attention windows of 16
     tokens and 8 (their training crops' width), RGB-only on their protocol's validation, and
-    ``mae_ktsr.cave``, whose frozen prior is ``s2mae.cave``."""
+    ``mae_ktsr.cave``, whose frozen prior is ``s2mae.cave``. A weight at the window it was
+    published with takes its score from ``published_scores`` (:func:`published`)."""
     scores: dict[str, float] = {}
     for name, protocol in (
         ("s2mae.cave", "cave"),
@@ -925,8 +1012,12 @@ def window_scores(root: Path) -> dict[str, float]:
     ):
         model = ssrzoo.create_model(name, pretrained=True)
         encoder = model.prior if hasattr(model, "prior") else model.encoder
+        own = encoder.window_size  # type: ignore[union-attr]
         cfg = recipe_config(root, str(PROTOCOLS[protocol]["recipe"]))
         for window in (16, 8):
+            if window == own and name in published_scores:
+                scores[f"{name} @{window}"] = published_scores[name]
+                continue
             encoder.window_size = window  # type: ignore[union-attr]
             if hasattr(model, "encoder"):
                 model.window_size = window  # the S²-MAE decoder's windows too
@@ -1164,7 +1255,8 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     record = json.loads(RECORD.read_text())
-    runs = record["runs"]
+    # the search's own runs; the record also keeps the MST++ runs of EQUAL_COMPUTE
+    runs = [r for r in record["runs"] if r["metric"] == "loss" or r["name"] in SETTINGS]
     machines = sorted({f"round {r['round']}: {r['machine']}" for r in runs})
     priors = [r for r in runs if r["metric"] == "loss"]
     icvl_runs = json.loads(RECORD_ICVL.read_text())["runs"] if RECORD_ICVL.is_file() else []
@@ -1172,13 +1264,19 @@ def main() -> None:
     published_rows, published_scores = published(args.root.resolve())
     token = ssrzoo.create_model("mae_ktsr_ntire").prior.patch_size  # type: ignore[union-attr]
     context = context_note(strip_heights(args.root.resolve()), int(token))
-    narrow = window_scores(args.root.resolve())
+    narrow = window_scores(args.root.resolve(), published_scores)
     # the ICVL record's priors were measured with 16-token windows: compare like with like
     icvl_rgb_only = {**published_scores, "s2mae.ntire2020": narrow["s2mae.ntire2020 @16"]}
     tokens = token_reading(icvl_runs, icvl_rgb_only)
     superseded = record.get("superseded", {})
     windows = window_reading(narrow, runs, superseded)
     corpus = cave_corpus_reading(runs, published_scores, superseded)
+    gflops = {
+        name: count_flops(ssrzoo.create_model(name, pretrained=True)) / 1e9
+        for weight in EQUAL_COMPUTE.values()
+        for name in weight[1:3]
+    }
+    versus_mst = equal_compute_reading(record["runs"] + icvl_runs, gflops, published_scores)
     lines = [
         "# MAE-KTSR prior search (CAVE and ICVL)",
         "",
@@ -1316,6 +1414,7 @@ def main() -> None:
         *seed_reading(icvl_runs),
         context,
         *tokens,
+        *versus_mst,
         "",
     ]
     plot(runs, FIGURE)
@@ -1329,7 +1428,14 @@ def main() -> None:
             "prior-search",
             bar_section(
                 prior_gains(runs, icvl_runs, args.at),
-                notes=[*windows, *corpus, *seed_reading(icvl_runs), context, *tokens],
+                notes=[
+                    *windows,
+                    *corpus,
+                    *seed_reading(icvl_runs),
+                    context,
+                    *tokens,
+                    *versus_mst,
+                ],
             ),
         )
 

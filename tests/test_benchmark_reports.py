@@ -216,3 +216,38 @@ def test_window_reading_sets_the_windows_and_the_corpus_prior_record_side_by_sid
     assert "lowest at step 500 (0.0383) and 0.0618 at step 2500" in text
     assert "fell from 0.410 at step 500 to 0.172 at step 2500" in text
     assert text.endswith("the Trainer warns about a wider one.")
+
+
+def test_equal_compute_reading_sets_mst_against_both_seeds() -> None:
+    search = load_benchmark("prior_search")
+
+    def run(name: str, last: float, steps: int = 4000) -> dict:
+        curve = {"500": 0.2, str(steps): last}
+        return {"name": name, "metric": "mrae", "round": 6, "steps": steps, "curve": curve}
+
+    gflops = {"mae_ktsr.cave": 34.3, "mst_plus_plus.cave": 177.5}
+    published = {"mae_ktsr.cave": 0.1087, "mst_plus_plus.cave": 0.1008}
+    ours = [
+        run("mae_ktsr_cave_corpus", 0.1087),
+        run("mae_ktsr_cave_corpus_s1", 0.1070),
+        run("mae_ktsr_cave_noprior_cpu", 0.1082),
+        run("mae_ktsr_cave_noprior_cpu_s1", 0.1101),
+    ]
+    # no MST++ run recorded: no line (the ICVL entry has none either)
+    assert search.equal_compute_reading(ours, gflops, published) == []
+    (line,) = search.equal_compute_reading(
+        [*ours, run("mst_plus_plus_cave_eqflop", 0.1200, steps=773)], gflops, published
+    )
+    assert "CAVE val" in line and "MAE-KTSR is ahead with every seed" in line
+    assert "773 steps" in line and "177.5 GFLOPs" in line and "4000 x 34.3" in line
+    assert "0.1087 and 0.1070 for MAE-KTSR (seeds 0, 1; mean 0.1079, -10.1 %)" in line
+    assert "Trained for the same number of steps, MST++ leads" in line
+    assert "min of training" not in line  # the runs record no training time here
+    (line,) = search.equal_compute_reading(
+        [*ours, run("mst_plus_plus_cave_eqflop", 0.1075, steps=773)], gflops, published
+    )
+    assert "ahead with some seeds, not all" in line
+    (line,) = search.equal_compute_reading(
+        [*ours, run("mst_plus_plus_cave_eqflop", 0.1000, steps=773)], gflops, published
+    )
+    assert "MST++ is ahead of every seed" in line
