@@ -243,11 +243,37 @@ def test_equal_compute_reading_sets_mst_against_both_seeds() -> None:
     assert "0.1087 and 0.1070 for MAE-KTSR (seeds 0, 1; mean 0.1079, -10.1 %)" in line
     assert "Trained for the same number of steps, MST++ leads" in line
     assert "min of training" not in line  # the runs record no training time here
+    assert "The lead is the reconstructor's, not the prior's" in line
     (line,) = search.equal_compute_reading(
         [*ours, run("mst_plus_plus_cave_eqflop", 0.1075, steps=773)], gflops, published
     )
-    assert "ahead with some seeds, not all" in line
+    assert "ahead with some seeds, not all" in line and "The lead is" not in line
     (line,) = search.equal_compute_reading(
         [*ours, run("mst_plus_plus_cave_eqflop", 0.1000, steps=773)], gflops, published
     )
     assert "MST++ is ahead of every seed" in line
+
+
+def test_round6_reading_sets_each_experiment_against_its_twin() -> None:
+    search = load_benchmark("prior_search")
+
+    def run(name: str, curve: dict[str, float]) -> dict:
+        return {"name": name, "metric": "mrae", "round": 6, "steps": 4000, "curve": curve}
+
+    base = [
+        run("mae_ktsr_cave_noprior_cpu", {"500": 0.173, "4000": 0.1082}),
+        run("mae_ktsr_cave_corpus", {"500": 0.179, "4000": 0.1087}),
+    ]
+    assert search.round6_reading(base, {}) == []
+    residual = run("mae_ktsr_cave_prior_residual", {"500": 0.151, "4000": 0.1284})
+    (line,) = search.round6_reading([*base, residual], {"s2mae.cave": 0.1716})
+    assert "residual does not reach the 5 %" in line and "(CAVE val MRAE 0.172 by itself)" in line
+    assert "0.1510 at step 500 against 0.1730" in line and "+18.7 %" in line
+    few = [
+        run("mae_ktsr_cave_4scenes", {"4000": 0.150}),
+        run("mae_ktsr_cave_noprior_4scenes", {"4000": 0.160}),
+    ]
+    (line,) = search.round6_reading([*base, *few], {})
+    assert "With scarce paired data the prior reaches the 5 %" in line
+    assert "0.1500 at step 4000 against 0.1600 (-6.2 %)" in line
+    assert "with all 19 scenes the pair scores 0.1087 and 0.1082" in line
