@@ -769,8 +769,7 @@ def equal_compute_reading(
             else ""
         )
         whose = (
-            " The lead is the reconstructor's, not the prior's: without the prior it is "
-            "ahead too."
+            " The lead is the reconstructor's, not the prior's: without the prior it is ahead too."
             if max(p) < m and max(n) < m
             else ""
         )
