@@ -23,7 +23,7 @@ from torch import nn
 
 from ssrzoo.models import register_model
 from ssrzoo.models._builder import build_model_with_cfg
-from ssrzoo.models._helpers import load_state_dict
+from ssrzoo.models._helpers import state_dict_of
 from ssrzoo.models._layers import check_rgb_input, crop_to
 from ssrzoo.models.mae_ktsr import MAEKTSR, S2MAE, S2MAEEncoder
 
@@ -83,12 +83,7 @@ class PriorResidualMAEKTSR(MAEKTSR):
         """Load the S²-MAE's encoder into the prior and its decoder into the residual."""
         if isinstance(source, S2MAEEncoder):
             raise ValueError("the prior-residual experiment needs a whole S²-MAE (decoder too)")
-        if isinstance(source, nn.Module):
-            state = dict(source.state_dict())
-        elif isinstance(source, (str, Path)):
-            state = load_state_dict(source)
-        else:
-            state = dict(source)
+        state = state_dict_of(source)
         missing, unexpected = super().load_prior(state, strict)
         decoder = {k: v for k, v in state.items() if k.startswith(_DECODER_PREFIXES)}
         want = {k for k in self.prior_decoder.state_dict() if k.startswith(_DECODER_PREFIXES)}

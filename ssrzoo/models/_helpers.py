@@ -15,7 +15,13 @@ from safetensors.torch import load_file
 
 from ..exceptions import CheckpointError, ChecksumError
 
-__all__ = ["clean_state_dict", "file_sha256", "load_state_dict", "verify_sha256"]
+__all__ = [
+    "clean_state_dict",
+    "file_sha256",
+    "load_state_dict",
+    "state_dict_of",
+    "verify_sha256",
+]
 
 _logger = logging.getLogger(__name__)
 _STRIP_PREFIXES = ("module.", "_orig_mod.")
@@ -129,6 +135,18 @@ _SIGNATURES = (
     (b"\x1f\x8b", "a gzip archive"),
     (b"%PDF", "a PDF document"),
 )
+
+
+def state_dict_of(
+    source: torch.nn.Module | Mapping[str, torch.Tensor] | str | Path,
+) -> dict[str, torch.Tensor]:
+    """The tensors of a module, a state dict or a weight file (see :func:`load_state_dict`),
+    as one new dict."""
+    if isinstance(source, torch.nn.Module):
+        return dict(source.state_dict())
+    if isinstance(source, (str, Path)):
+        return load_state_dict(source)
+    return dict(source)
 
 
 def _file_kind(path: Path) -> str:

@@ -41,7 +41,7 @@ from ..exceptions import CheckpointError
 from ..protocols import protocol_fields
 from ._blocks import LayerNorm2d, SqueezeExcite, TransformerBlock, sincos_pos_embed_2d
 from ._builder import build_model_with_cfg
-from ._helpers import load_state_dict
+from ._helpers import state_dict_of
 from ._layers import NonNegativeOutput, check_rgb_input, crop_to, pad_to_multiple
 from ._pretrained import PretrainedCfg, generate_default_cfgs
 from ._registry import register_model, register_model_aliases
@@ -939,14 +939,7 @@ class MAEKTSR(NonNegativeOutput, nn.Module):
         """
         if self.prior is None:
             raise ValueError("this MAEKTSR was built with use_prior=False and has no prior")
-        if isinstance(source, S2MAE):
-            source = source.encoder
-        if isinstance(source, nn.Module):
-            state = dict(source.state_dict())
-        elif isinstance(source, (str, Path)):
-            state = load_state_dict(source)
-        else:
-            state = dict(source)
+        state = state_dict_of(source.encoder if isinstance(source, S2MAE) else source)
         for prefix in ("encoder.", "prior."):
             if any(k.startswith(prefix) for k in state):
                 state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
