@@ -78,9 +78,9 @@ def build_model_with_cfg(
     ``in_chans`` and ``num_bands`` default to the pretrained config's, so a tag such as
     ``mae_ktsr.pavia`` builds with 103 output bands; with ``pretrained``, the weight's other
     saved arguments (e.g. ``s2mae.cave``'s ``window_size=8``, from the ``config.json`` beside
-    its file) are defaults too. The
-    model gets two attributes: ``pretrained_cfg`` (the weight's metadata) and ``model_args``
-    (the keyword arguments that rebuild it, stored in ``config.json``).
+    its file) are defaults too. The model gets two attributes: ``pretrained_cfg`` (the
+    weight's metadata) and ``model_args`` (the keyword arguments that rebuild it, stored in
+    ``config.json``).
 
     Args:
         model_cls: the ``nn.Module`` class (or a factory).

@@ -87,16 +87,7 @@ def _bundled_config(cfg: PretrainedCfg) -> dict[str, Any] | None:
     if not cfg.bundled:
         return None
     config_file = bundled_weights_dir() / cfg.name / CONFIG_NAME
-    try:
-        config = json.loads(config_file.read_text())
-        stored = config["pretrained_cfg"]
-    except (OSError, ValueError, KeyError, TypeError):
-        _logger.warning("bundled weight %s has no readable %s", cfg.name, config_file)
-        return None
-    if cfg.sha256 and stored.get("sha256") != cfg.sha256:
-        _logger.warning("bundled %s records another sha256 than the registry", config_file)
-        return None
-    return config  # type: ignore[no-any-return]
+    return _matching_config(config_file, cfg, unreadable=f"bundled weight {cfg.name}")
 
 
 def with_bundled_metadata(cfg: PretrainedCfg) -> PretrainedCfg:
@@ -114,15 +105,18 @@ def with_bundled_metadata(cfg: PretrainedCfg) -> PretrainedCfg:
     return cfg.replace(**typed.to_fields(k for k in metadata if hasattr(typed, k)))
 
 
-def _matching_config(file: Path, cfg: PretrainedCfg) -> dict[str, Any] | None:
-    """``file`` parsed, if it is an ssrzoo ``config.json`` of the weight ``cfg`` pins (or of
-    any weight when ``cfg`` pins none)."""
+def _matching_config(file: Path, cfg: PretrainedCfg, unreadable: str = "") -> dict[str, Any] | None:
+    """``file`` parsed, if it is an ssrzoo ``config.json`` (with its ``pretrained_cfg``) of
+    the weight ``cfg`` pins (or of any weight when ``cfg`` pins none); ``unreadable``: what
+    to name in a warning when the file is missing or unreadable (no warning if empty)."""
     try:
         config = json.loads(file.read_text())
-        stored = config.get("pretrained_cfg") or {}
-    except (OSError, ValueError, AttributeError):
+        stored_sha = config["pretrained_cfg"].get("sha256")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        if unreadable:
+            _logger.warning("%s has no readable %s", unreadable, file)
         return None
-    if cfg.sha256 and stored.get("sha256") != cfg.sha256:
+    if cfg.sha256 and stored_sha != cfg.sha256:
         _logger.warning("%s records another sha256 than %s pins; not using it", file, cfg.name)
         return None
     return config  # type: ignore[no-any-return]
