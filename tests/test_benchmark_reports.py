@@ -277,3 +277,57 @@ def test_round6_reading_sets_each_experiment_against_its_twin() -> None:
     assert "With scarce paired data the prior reaches the 5 %" in line
     assert "0.1500 at step 4000 against 0.1600 (-6.2 %)" in line
     assert "with all 19 scenes the pair scores 0.1087 and 0.1082" in line
+
+
+def test_round7_reading_sets_each_fine_tuned_prior_against_both_twins() -> None:
+    search = load_benchmark("prior_search")
+
+    def run(name: str, last: float, minutes: float) -> dict:
+        return {
+            "name": name,
+            "metric": "mrae",
+            "round": 7,
+            "steps": 4000,
+            "curve": {"500": 0.18, "4000": last},
+            "train_minutes": minutes,
+        }
+
+    base = [
+        run("mae_ktsr_cave_noprior_cpu", 0.1082, 50.0),
+        run("mae_ktsr_cave_corpus", 0.1087, 60.0),
+    ]
+    assert search.round7_reading(base, {}) == []
+    # without the frozen run there is nothing to set the fine-tuned one against
+    alone = [base[0], run("mae_ktsr_cave_corpus_ft01", 0.1, 70.0)]
+    assert search.round7_reading(alone, {}) == []
+    lines = search.round7_reading(
+        [
+            *base,
+            run("mae_ktsr_cave_corpus_ft03", 0.1100, 75.0),
+            run("mae_ktsr_cave_corpus_ft01", 0.1020, 70.0),
+        ],
+        {"mst_plus_plus.cave": 0.1008},
+    )
+    assert len(lines) == 2  # 0.1x first, whatever the record's order
+    assert "at 0.1x the learning rate reaches the 5 %" in lines[0]
+    assert "0.1020 at step 4000, against 0.1082 without a prior (-5.7 %)" in lines[0]
+    assert "and 0.1087 with it frozen; 70.0 min of training against 50.0" in lines[0]
+    assert "scores 0.1008 (+1.2 % for this run)" in lines[0]
+    assert "at 0.3x the learning rate does not reach the 5 %" in lines[1]
+    assert "(+1.7 %)" in lines[1]
+    # the RGB-only-probability prior needs its stage-1 run in the record as well
+    frozen_rgb_only = run("mae_ktsr_cave_corpus_rgbonly", 0.1090, 60.0)
+    assert search.round7_reading([*base, frozen_rgb_only], {}) == []
+    priors = [
+        {"name": "s2mae_cave_corpus", "metric": "loss", "steps": 2500, "rgb_only_mrae": 0.1716},
+        {
+            "name": "s2mae_cave_corpus_rgbonly",
+            "metric": "loss",
+            "steps": 2500,
+            "rgb_only_mrae": 0.1650,
+        },
+    ]
+    (line,) = search.round7_reading([*base, frozen_rgb_only, *priors], {})
+    assert "mostly in RGB-only mode does not reach the 5 %" in line
+    assert "at MRAE 0.165, against 0.172 for the corpus prior" in line
+    assert "0.1090 at step 4000, against 0.1082 without a prior (+0.7 %) and 0.1087" in line
