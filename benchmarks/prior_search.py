@@ -1443,7 +1443,8 @@ def main() -> None:
         "CPU, makes the prior's decoded cube the reconstructor's residual, and trains the "
         "pair on 4 of the 19 scenes; the record also keeps MST++ trained with MAE-KTSR's "
         "training compute (last lines of the reading). Round 7, on the same CPU, trains the "
-        "corpus prior with the reconstructor, at 0.1x and 0.3x its learning rate.",
+        "corpus prior with the reconstructor, at 0.1x and 0.3x its learning rate, and "
+        "freezes a prior pretrained with RGB-only probability 0.75 instead of 0.25.",
         "",
         *search_table(runs, args.at),
         "",
